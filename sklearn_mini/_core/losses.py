@@ -1,0 +1,48 @@
+"""Reconstruction and auxiliary losses, each written once.
+
+All losses average over every element of the batch (samples x features), so their
+scale does not depend on the batch size or the number of units.
+"""
+
+import torch
+
+# Predictions are clamped to at least this value before log1p so that a prediction at
+# or below -1 never produces NaN or -inf (log1p(-1) = -inf).
+MSLE_FLOOR = -1.0 + 1e-6
+
+
+def mse(x_hat, x):
+    """Mean squared error, ``mean((x_hat - x)**2)``."""
+    return (x_hat - x).pow(2).mean()
+
+
+def msle(x_hat, x, tau=1.0):
+    """Mean squared log error with the seed's ``tau`` scaling.
+
+    ``mean((tau * log1p(x_hat) - log1p(x))**2)``, with ``x_hat`` clamped to
+    ``MSLE_FLOOR`` first (the gradient is zero below the floor, never NaN).
+    """
+    log_hat = torch.log1p(x_hat.clamp_min(MSLE_FLOOR))
+    return (tau * log_hat - torch.log1p(x)).pow(2).mean()
+
+
+def reconstruction_loss(name, x_hat, x, tau=1.0):
+    """Dispatch to the reconstruction loss named by the estimator's ``loss``."""
+    if name == "mse":
+        return mse(x_hat, x)
+    if name == "msle":
+        return msle(x_hat, x, tau)
+    raise ValueError(f"Unknown loss {name!r}; expected 'mse' or 'msle'.")
+
+
+def aux_loss(residual, residual_hat):
+    """Auxiliary dead-latent loss (Gao et al. 2024, eq. for L_aux).
+
+    ``mean((residual - residual_hat)**2)`` where ``residual = x - x_hat`` is detached from
+    the graph (the main reconstruction must not be pulled towards the dead latents) and
+    ``residual_hat`` is the decoding of the top ``k_aux`` dead pre-activations *without*
+    the decoder bias.
+    """
+    if residual.requires_grad:
+        raise ValueError("aux_loss expects a detached residual.")
+    return (residual - residual_hat).pow(2).mean()

@@ -1,0 +1,52 @@
+"""Learning-rate schedules as pure functions of the step number."""
+
+import math
+
+# Fractions of the run that define the seed's 'cosine_cycle' schedule.
+WARMUP_FRACTION = 0.1
+DECAY_START_FRACTION = 0.5
+CYCLE_PERIOD_FRACTION = 0.2  # of the decay phase
+CYCLE_AMPLITUDE_FRACTION = 0.1  # of (lr - min_lr)
+MIN_LR_RATIO = 1e-2
+
+
+def constant_lr(step, n_steps, lr):
+    """Constant learning rate."""
+    return lr
+
+
+def cosine_cycle_lr(step, n_steps, lr, min_lr_ratio=MIN_LR_RATIO):
+    """Warmup, plateau, cosine decay with a superimposed cosine cycle.
+
+    With ``N = n_steps``, ``min_lr = min_lr_ratio * lr``:
+
+    * ``warmup = int(0.1 N)``: for ``step < warmup`` the rate is ``lr * (step + 1) / warmup``;
+    * flat at ``lr`` until ``decay_start = int(0.5 N)``;
+    * then with ``t = step - decay_start``, ``n_decay = N - decay_start`` and
+      ``period = max(1, int(0.2 n_decay))``::
+
+          base  = min_lr + (lr - min_lr) * 0.5 * (1 + cos(pi * t / n_decay))
+          cycle = 0.1 * (lr - min_lr) * 0.5 * (1 + cos(2 pi (t mod period) / period))
+          rate  = base + cycle
+
+    Tiny ``N`` is safe: phases of zero length are skipped and the period is at least 1.
+    """
+    if n_steps < 1:
+        raise ValueError(f"n_steps must be >= 1, got {n_steps}.")
+    min_lr = min_lr_ratio * lr
+    warmup = int(WARMUP_FRACTION * n_steps)
+    decay_start = int(DECAY_START_FRACTION * n_steps)
+    if step < warmup:
+        return lr * (step + 1) / warmup
+    if step < decay_start:
+        return lr
+    n_decay = n_steps - decay_start
+    period = max(1, int(CYCLE_PERIOD_FRACTION * n_decay))
+    t = min(step - decay_start, n_decay)
+    base = min_lr + (lr - min_lr) * 0.5 * (1.0 + math.cos(math.pi * t / n_decay))
+    phase = (t % period) / period
+    cycle = CYCLE_AMPLITUDE_FRACTION * (lr - min_lr) * 0.5 * (1.0 + math.cos(2 * math.pi * phase))
+    return base + cycle
+
+
+SCHEDULES = {"constant": constant_lr, "cosine_cycle": cosine_cycle_lr}

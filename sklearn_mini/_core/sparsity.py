@@ -1,0 +1,149 @@
+"""Sparsifiers: map encoder pre-activations to sparse, non-negative codes.
+
+Each sparsifier has a training-time rule (``train_codes``) and an inference rule
+(``infer_codes``). Inference must be row-wise, so that the code of one sample never
+depends on the other samples passed in the same call.
+"""
+
+import torch
+
+
+def _scatter_like(pre, dim, index, values):
+    """Zeros shaped like ``pre`` with ``values`` placed at ``index`` along ``dim``."""
+    return torch.zeros_like(pre).scatter(dim, index, values)
+
+
+class TopK:
+    """Keep the ``k`` largest pre-activations of every sample (after a ReLU)."""
+
+    name = "topk"
+    uses_threshold = False
+
+    def train_codes(self, pre, k):
+        values, index = pre.topk(min(k, pre.shape[-1]), dim=-1, sorted=False)
+        return _scatter_like(pre, -1, index, values.relu())
+
+    def infer_codes(self, pre, k, threshold=None):
+        return self.train_codes(pre, k)
+
+    def penalty(self, codes):
+        return None
+
+
+class BatchTopK:
+    """Keep the ``k * batch_size`` largest pre-activations of the whole batch.
+
+    Training lets busy samples use more latents than quiet ones (Bussmann et al. 2024).
+    At inference a single threshold, calibrated after training so that the mean L0 on
+    the training data equals ``k`` (:func:`batchtopk_threshold`), keeps every
+    pre-activation above it, which makes inference row-wise.
+    """
+
+    name = "batchtopk"
+    uses_threshold = True
+
+    def train_codes(self, pre, k):
+        flat = pre.relu().flatten()
+        n_keep = min(k * pre.shape[0], flat.numel())
+        values, index = flat.topk(n_keep, sorted=False)
+        return _scatter_like(flat, 0, index, values).view_as(pre)
+
+    def infer_codes(self, pre, k, threshold):
+        # threshold >= 0, so this is also a ReLU.
+        return pre * (pre > threshold)
+
+    def penalty(self, codes):
+        return None
+
+
+class ReLUL1:
+    """ReLU codes with an L1 penalty ``l1_coef * mean_over_samples(sum_j z_j)``.
+
+    The decoder atoms are kept at unit norm, so the penalty cannot be dodged by
+    shrinking codes and growing atoms.
+    """
+
+    name = "relu"
+    uses_threshold = False
+
+    def __init__(self, l1_coef):
+        self.l1_coef = l1_coef
+
+    def train_codes(self, pre, k=None):
+        return pre.relu()
+
+    def infer_codes(self, pre, k=None, threshold=None):
+        return pre.relu()
+
+    def penalty(self, codes):
+        return self.l1_coef * codes.abs().sum(-1).mean()
+
+
+def make_sparsifier(name, l1_coef=None):
+    """Build the sparsifier named by the estimator's ``sparsity`` parameter."""
+    if name == "topk":
+        return TopK()
+    if name == "batchtopk":
+        return BatchTopK()
+    if name == "relu":
+        return ReLUL1(l1_coef)
+    raise ValueError(f"Unknown sparsity {name!r}; expected 'batchtopk', 'topk' or 'relu'.")
+
+
+def dead_latent_codes(pre, dead, k_aux):
+    """Codes of the top ``k_aux`` *dead* pre-activations of every sample (after ReLU).
+
+    Live latents are masked to ``-inf`` before the top-k, so they are never chosen (their
+    ReLU'd value would be 0 and receives no gradient). No host synchronisation is needed
+    even when fewer than ``k_aux`` latents are dead.
+    """
+    masked = pre.masked_fill(~dead, float("-inf"))
+    values, index = masked.topk(min(k_aux, pre.shape[-1]), dim=-1, sorted=False)
+    return _scatter_like(pre, -1, index, values.relu())
+
+
+class TopValues:
+    """Streaming exact selection of the ``n_keep + 1`` largest values seen so far.
+
+    Used to calibrate the BatchTopK threshold without holding all pre-activations of
+    the training set in memory: only values that can still enter the top set are kept.
+    """
+
+    def __init__(self, n_keep):
+        self.n_keep = int(n_keep)
+        self.values = None
+
+    def update(self, values):
+        values = values.flatten()
+        values = values[values > 0]
+        if self.values is not None:
+            if self.values.numel() > self.n_keep:
+                values = values[values >= self.values.min()]
+            values = torch.cat([self.values, values])
+        if values.numel() > self.n_keep + 1:
+            values = values.topk(self.n_keep + 1, sorted=False).values
+        self.values = values
+
+    def threshold(self):
+        """Threshold with exactly ``n_keep`` of the seen positive values above it.
+
+        The midpoint between the ``n_keep``-th and ``(n_keep + 1)``-th largest values;
+        0 when fewer than ``n_keep + 1`` positive values were seen (then every positive
+        pre-activation is kept and the mean L0 falls short of ``k``).
+        """
+        if self.values is None or self.values.numel() <= self.n_keep:
+            return 0.0
+        top = self.values.topk(self.n_keep + 1).values  # sorted, descending
+        return float((top[-2].double() + top[-1].double()) / 2)
+
+
+def batchtopk_threshold(pre_batches, k, n_samples):
+    """Calibrated BatchTopK inference threshold for a stream of pre-activation batches.
+
+    Chosen so that ``k * n_samples`` of all pre-activations exceed it, i.e. the mean
+    inference L0 over those samples equals ``k`` (up to ties).
+    """
+    top = TopValues(k * n_samples)
+    for pre in pre_batches:
+        top.update(pre)
+    return top.threshold()

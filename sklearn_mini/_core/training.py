@@ -1,0 +1,231 @@
+"""The one training loop shared by every sparse autoencoder estimator."""
+
+from dataclasses import dataclass, field
+
+import torch
+from tqdm.auto import tqdm
+
+from . import losses
+from .schedules import SCHEDULES
+from .sparsity import batchtopk_threshold, dead_latent_codes
+
+# How often (in steps) the host looks at device-side statistics. Between these points
+# the loop never synchronises with the device.
+SYNC_INTERVAL = 16
+
+
+@dataclass(frozen=True)
+class Level:
+    """A nested dictionary level: latents ``[0, d)``, ``k`` active, loss weight."""
+
+    d: int
+    k: int
+    weight: float = 1.0
+
+
+@dataclass
+class TrainConfig:
+    """Everything the loop needs besides the model and the data."""
+
+    levels: tuple
+    sparsifier: object
+    loss: str = "msle"
+    tau: float = 1.0
+    aux_coef: float = 1 / 32
+    k_aux: int = 32
+    dead_window: int = 50
+    optimizer: str = "adam"
+    lr: float = 5e-3
+    lr_schedule: str = "cosine_cycle"
+    batch_size: int = 1024
+    verbose: int = 0
+
+
+@dataclass
+class TrainState:
+    """What a later ``partial_fit`` needs to continue: optimiser and dead-latent clocks."""
+
+    optimizer_state: dict | None = None
+    steps_since_fired: torch.Tensor | None = None
+    step: int = 0
+    extra: dict = field(default_factory=dict)
+
+
+def build_optimizer(name, params, lr):
+    """Adam, NAdam or AdamW over ``params``."""
+    classes = {"adam": torch.optim.Adam, "nadam": torch.optim.NAdam, "adamw": torch.optim.AdamW}
+    try:
+        return classes[name](params, lr=lr)
+    except KeyError:
+        raise ValueError(f"Unknown optimizer {name!r}; expected one of {sorted(classes)}.") from None
+
+
+def _tree_to(obj, device):
+    """Move every tensor of a nested dict/list structure to ``device``."""
+    if torch.is_tensor(obj):
+        return obj.to(device)
+    if isinstance(obj, dict):
+        return {k: _tree_to(v, device) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return type(obj)(_tree_to(v, device) for v in obj)
+    return obj
+
+
+class Trainer:
+    """Runs epochs of mini-batch training of an :class:`~.model.SAEModule`.
+
+    The data tensor stays on the device; every epoch draws a permutation from the
+    estimator's CPU generator (so CPU and CUDA fits see identical batches) and gathers
+    the batch rows by index.
+    """
+
+    def __init__(self, module, config, generator, device, state=None):
+        self.module = module.to(device)
+        self.cfg = config
+        self.generator = generator
+        self.device = device
+        self.optimizer = build_optimizer(config.optimizer, module.parameters(), config.lr)
+        state = state or TrainState()
+        if state.optimizer_state is not None:
+            self.optimizer.load_state_dict(_tree_to(state.optimizer_state, device))
+        d_sae = module.d_sae
+        if state.steps_since_fired is None:
+            self.steps_since_fired = torch.zeros(d_sae, dtype=torch.long, device=device)
+        else:
+            self.steps_since_fired = state.steps_since_fired.to(device)
+        self.step = state.step
+        self._has_dead = bool((self.steps_since_fired >= config.dead_window).any())
+
+    # ------------------------------------------------------------------ one step
+    def _loss(self, x):
+        """Total loss of one batch and the codes of the largest level."""
+        cfg, module = self.cfg, self.module
+        pre = module.pre_activations(x)
+        total = x.new_zeros(())
+        fired = torch.zeros(module.d_sae, dtype=torch.bool, device=x.device)
+        for level in cfg.levels:
+            codes = cfg.sparsifier.train_codes(pre[:, : level.d], level.k)
+            x_hat = module.decode(codes)
+            total = total + level.weight * losses.reconstruction_loss(cfg.loss, x_hat, x, cfg.tau)
+            fired[: level.d] |= (codes > 0).any(0)
+        penalty = cfg.sparsifier.penalty(codes)
+        if penalty is not None:
+            total = total + penalty
+        if self._has_dead and cfg.aux_coef > 0:
+            dead = self.steps_since_fired >= cfg.dead_window
+            residual = (x - x_hat).detach()
+            residual_hat = module.decode(dead_latent_codes(pre, dead, cfg.k_aux), with_bias=False)
+            total = total + cfg.aux_coef * losses.aux_loss(residual, residual_hat)
+        return total, fired
+
+    def _update_dead_clock(self, fired):
+        self.steps_since_fired = torch.where(fired, 0, self.steps_since_fired + 1)
+
+    def train_step(self, x, lr):
+        """One optimiser step on batch ``x`` at learning rate ``lr``; returns the loss."""
+        for group in self.optimizer.param_groups:
+            group["lr"] = lr
+        loss, fired = self._loss(x)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        self.module.remove_radial_decoder_grad()
+        self.optimizer.step()
+        self.module.normalize_decoder()
+        with torch.no_grad():
+            self._update_dead_clock(fired)
+        self.step += 1
+        if self.step % SYNC_INTERVAL == 0:
+            self._has_dead = bool((self.steps_since_fired >= self.cfg.dead_window).any())
+        return loss.detach()
+
+    # ------------------------------------------------------------------ epochs
+    def run(self, X, n_epochs, total_steps=None, schedule=None):
+        """Train for ``n_epochs`` over ``X`` (a tensor on the device).
+
+        ``schedule`` names the learning-rate schedule over ``total_steps`` steps counted
+        from the trainer's current step. Returns the mean loss of every epoch.
+        """
+        cfg = self.cfg
+        n = X.shape[0]
+        batch_size = min(cfg.batch_size, n)
+        steps_per_epoch = -(-n // batch_size)
+        total_steps = total_steps or n_epochs * steps_per_epoch
+        lr_at = SCHEDULES[schedule or cfg.lr_schedule]
+        first_step = self.step
+        curve = []
+        epochs = tqdm(range(n_epochs), desc="SAE fit", unit="epoch", disable=cfg.verbose < 1)
+        for _ in epochs:
+            order = torch.randperm(n, generator=self.generator).to(self.device)
+            running = X.new_zeros((), dtype=torch.float64)
+            for start in range(0, n, batch_size):
+                batch = X.index_select(0, order[start:start + batch_size])
+                lr = lr_at(self.step - first_step, total_steps, cfg.lr)
+                running += self.train_step(batch, lr).double()
+            curve.append(float(running) / steps_per_epoch)
+            epochs.set_postfix(loss=f"{curve[-1]:.4g}")
+            if not torch.isfinite(torch.tensor(curve[-1])):
+                raise FloatingPointError(
+                    f"The training loss became non-finite ({curve[-1]}) in epoch {len(curve)}. "
+                    "Lower the learning rate `lr` or check the input scale."
+                )
+        return curve
+
+    def state(self):
+        """A CPU copy of what :class:`TrainState` needs to continue later."""
+        return TrainState(
+            optimizer_state=_tree_to(self.optimizer.state_dict(), "cpu"),
+            steps_since_fired=self.steps_since_fired.cpu(),
+            step=self.step,
+        )
+
+
+# ---------------------------------------------------------------------- inference
+# Inference (calibration, transform, scoring) computes in float64: see SAEModule.
+INFERENCE_DTYPE = torch.float64
+
+
+def iter_batches(X, batch_size):
+    """Consecutive row blocks of ``X``."""
+    for start in range(0, X.shape[0], batch_size):
+        yield X[start:start + batch_size]
+
+
+def iter_inference_batches(X, batch_size):
+    """Row blocks of the tensor ``X`` in the inference dtype."""
+    for block in iter_batches(X, batch_size):
+        yield block.to(INFERENCE_DTYPE)
+
+
+@torch.no_grad()
+def calibrate_thresholds(module, X, levels, sparsifier, batch_size=8192):
+    """Set ``module.thresholds`` for every level from the training data ``X``.
+
+    For BatchTopK each level's threshold makes the mean inference L0 over ``X`` equal
+    its ``k``; other sparsifiers keep a threshold of 0.
+    """
+    for i, level in enumerate(levels):
+        if sparsifier.uses_threshold:
+            pres = (module.pre_activations(xb, level.d)
+                    for xb in iter_inference_batches(X, batch_size))
+            module.thresholds[i] = batchtopk_threshold(pres, level.k, X.shape[0])
+        else:
+            module.thresholds[i] = 0.0
+
+
+@torch.no_grad()
+def encode(module, x, level, level_index, sparsifier):
+    """Inference codes of one level for a batch ``x`` (row-wise, no batch coupling)."""
+    pre = module.pre_activations(x, level.d)
+    return sparsifier.infer_codes(pre, level.k, float(module.thresholds[level_index]))
+
+
+@torch.no_grad()
+def firing_counts(module, X, level, level_index, sparsifier, batch_size=8192):
+    """Per-latent number of samples of ``X`` on which each latent fires at inference."""
+    counts = torch.zeros(level.d, dtype=torch.long, device=X.device)
+    total_l0 = 0
+    for xb in iter_inference_batches(X, batch_size):
+        active = encode(module, xb, level, level_index, sparsifier) > 0
+        counts += active.sum(0)
+        total_l0 += int(active.sum())
+    return counts, total_l0 / max(1, X.shape[0])

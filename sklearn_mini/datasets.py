@@ -1,0 +1,88 @@
+"""Synthetic spike-count data with planted ground truth."""
+
+import numpy as np
+from sklearn.utils import Bunch, check_random_state
+
+
+def make_sparse_counts(n_samples=5000, n_features=64, n_atoms=32, n_active=3, *,
+                       noise="poisson", atom_density=0.25, amplitude=(0.5, 1.5),
+                       rate_scale=4.0, random_state=None):
+    """Binned counts generated from a planted sparse, non-negative dictionary.
+
+    Each sample activates ``n_active`` atoms chosen uniformly at random with amplitudes
+    drawn uniformly from ``amplitude``; the noiseless rates are ``codes @ dictionary``.
+    Each atom is a non-negative, unit-norm pattern over about ``atom_density`` of the
+    units.
+
+    Parameters
+    ----------
+    n_samples : int, default=5000
+        Number of time bins.
+    n_features : int, default=64
+        Number of units.
+    n_atoms : int, default=32
+        Number of planted atoms (features).
+    n_active : int, default=3
+        Atoms active in every sample.
+    noise : {'poisson', None}, default='poisson'
+        ``'poisson'`` draws counts from a Poisson with mean ``rate_scale * rates``;
+        ``None`` returns the noiseless ``rates`` themselves.
+    atom_density : float, default=0.25
+        Expected fraction of units that take part in an atom.
+    amplitude : tuple of float, default=(0.5, 1.5)
+        Range of the activation amplitudes.
+    rate_scale : float, default=4.0
+        Counts per unit of rate for ``noise='poisson'``.
+    random_state : int, RandomState instance or None, default=None
+        Seed of the generator.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+        Counts (float64; integer-valued for ``noise='poisson'``).
+    truth : :class:`~sklearn.utils.Bunch`
+        ``dictionary`` (n_atoms, n_features), unit-norm atoms; ``codes``
+        (n_samples, n_atoms), the planted activations; ``rates`` (n_samples,
+        n_features), the noiseless ``codes @ dictionary``.
+    """
+    rng = check_random_state(random_state)
+    if n_active > n_atoms:
+        raise ValueError(f"n_active={n_active} exceeds n_atoms={n_atoms}.")
+    mask = rng.random_sample((n_atoms, n_features)) < atom_density
+    mask[np.arange(n_atoms), rng.randint(n_features, size=n_atoms)] = True  # no empty atom
+    dictionary = mask * rng.exponential(1.0, size=(n_atoms, n_features))
+    dictionary /= np.linalg.norm(dictionary, axis=1, keepdims=True)
+    codes = np.zeros((n_samples, n_atoms))
+    active = np.argsort(rng.random_sample((n_samples, n_atoms)), axis=1)[:, :n_active]
+    rows = np.repeat(np.arange(n_samples), n_active)
+    codes[rows, active.ravel()] = rng.uniform(*amplitude, size=n_samples * n_active)
+    rates = codes @ dictionary
+    if noise == "poisson":
+        X = rng.poisson(rate_scale * rates).astype(np.float64)
+    elif noise is None:
+        X = rates.copy()
+    else:
+        raise ValueError(f"noise must be 'poisson' or None, got {noise!r}.")
+    return X, Bunch(dictionary=dictionary, codes=codes, rates=rates)
+
+
+def match_atoms(learned, planted):
+    """Best cosine similarity of every planted atom with any learned atom.
+
+    Parameters
+    ----------
+    learned : ndarray of shape (n_learned, n_features)
+        Learned dictionary (e.g. ``SpikeSAE.components_``).
+    planted : ndarray of shape (n_planted, n_features)
+        Ground-truth atoms.
+
+    Returns
+    -------
+    best : ndarray of shape (n_planted,)
+        For every planted atom, the largest cosine with a learned atom.
+    """
+    def unit(a):
+        a = np.asarray(a, dtype=np.float64)
+        return a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+
+    return (unit(planted) @ unit(learned).T).max(axis=1)
