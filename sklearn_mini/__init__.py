@@ -8,13 +8,16 @@ __version__ = "0.1.0"
 _ESTIMATORS = {"SpikeSAE": SpikeSAE}
 
 
-def load(path):
+def load(path, device=None):
     """Load any estimator saved with ``save(path)`` (safetensors + JSON, no pickle).
 
     Parameters
     ----------
     path : str or path-like
         Directory written by an estimator's ``save``.
+    device : {'auto', 'cpu', 'cuda'} or None, default=None
+        Replaces the saved ``device`` parameter (e.g. ``'cpu'`` for a model fitted
+        with ``device='cuda'``); ``None`` keeps it.
 
     Returns
     -------
@@ -25,7 +28,7 @@ def load(path):
     name = config.get("class")
     if name not in _ESTIMATORS:
         raise ValueError(f"{path} holds an unknown estimator class {name!r}.")
-    return _ESTIMATORS[name].load(path)
+    return _ESTIMATORS[name].load(path, device=device)
 
 
 __all__ = ["SpikeSAE", "load", "__version__"]

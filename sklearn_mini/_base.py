@@ -30,7 +30,6 @@ from ._core.sparsity import make_sparsifier
 from ._core.training import (
     TrainConfig,
     Trainer,
-    INFERENCE_DTYPE,
     TrainState,
     calibrate_thresholds,
     encode,
@@ -96,9 +95,8 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             )
         return X
 
-    def _to_tensor(self, X, device, dtype=None):
-        dtype = resolve_dtype(self.dtype) if dtype is None else dtype
-        return torch.tensor(np.asarray(X), dtype=dtype, device=device)
+    def _to_tensor(self, X, device):
+        return torch.tensor(np.asarray(X), dtype=resolve_dtype(self.dtype), device=device)
 
     def _levels_or_raise(self, n_samples, n_features):
         levels = self._make_levels(n_samples, n_features)
@@ -261,7 +259,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         level = self._levels[index]
         with torch.inference_mode():
             for block in iter_batches(X, INFERENCE_BATCH):
-                x = self._to_tensor(block, device, INFERENCE_DTYPE)
+                x = self._to_tensor(block, device)
                 yield x, encode(module, x, level, index, self._sparsifier)
 
     def _out_dtype(self, X):
@@ -281,7 +279,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
 
         Returns
         -------
-        Z : ndarray of shape (n_samples, d_sae_)
+        Z : ndarray of shape (n_samples, d_sae)
             Non-negative latent activations (mostly zeros).
         """
         out_dtype = self._out_dtype(X)
@@ -293,12 +291,12 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
 
         Parameters
         ----------
-        X : array-like of shape (n_samples, d_sae_)
+        X : array-like of shape (n_samples, d_sae)
             Latent activations, e.g. the output of :meth:`transform`.
 
         Returns
         -------
-        X_hat : ndarray of shape (n_samples, n_features_in_)
+        X_hat : ndarray of shape (n_samples, n_features)
             ``X @ components_ + decoder bias`` (with a ReLU when ``output_relu_``).
         """
         check_is_fitted(self)
@@ -316,7 +314,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         device = resolve_device(self.device)
         module = self._module_on(device)
         with torch.inference_mode():
-            out = [module.decode(self._to_tensor(b, device, INFERENCE_DTYPE)).cpu().numpy()
+            out = [module.decode(self._to_tensor(b, device)).cpu().numpy()
                    for b in iter_batches(Z, INFERENCE_BATCH)]
         return np.concatenate(out).astype(out_dtype, copy=False)
 
@@ -330,7 +328,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
 
         Returns
         -------
-        X_hat : ndarray of shape (n_samples, n_features_in_)
+        X_hat : ndarray of shape (n_samples, n_features)
             Reconstructed counts.
         """
         out_dtype = self._out_dtype(X)
@@ -421,13 +419,16 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         return _persistence.save(path, type(self).__name__, params, fitted, tensors)
 
     @classmethod
-    def load(cls, path):
+    def load(cls, path, device=None):
         """Load a model written by :meth:`save` (no pickle is executed).
 
         Parameters
         ----------
         path : str or path-like
             Directory written by :meth:`save`.
+        device : {'auto', 'cpu', 'cuda'} or None, default=None
+            Replaces the saved ``device`` parameter, e.g. ``'cpu'`` to use a model
+            fitted with ``device='cuda'`` on a machine without a GPU. ``None`` keeps it.
 
         Returns
         -------
@@ -439,7 +440,10 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         config, tensors = _persistence.load(path)
         if config.get("class") != cls.__name__:
             raise ValueError(f"{path} holds a {config.get('class')!r}, not a {cls.__name__}.")
-        est = cls(**config["params"])
+        params = dict(config["params"])
+        if device is not None:
+            params["device"] = device
+        est = cls(**params)
         fitted = config["fitted"]
         mcfg = fitted["module"]
         n_levels, d, n = mcfg["n_levels"], mcfg["d_sae"], mcfg["n_features"]

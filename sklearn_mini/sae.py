@@ -94,7 +94,7 @@ class SpikeSAE(_BaseSAE):
 
     Attributes
     ----------
-    components_ : ndarray of shape (d_sae_, n_features_in_)
+    components_ : ndarray of shape (d_sae, n_features)
         Decoder atoms (unit L2 norm): the population pattern of each latent.
     threshold_ : float or None
         Calibrated BatchTopK inference threshold (``None`` for other sparsities).
@@ -110,13 +110,13 @@ class SpikeSAE(_BaseSAE):
         Fraction of latents that never fire on the training data at inference.
     mean_l0_ : float
         Mean number of active latents per training sample at inference.
-    latent_frequency_ : ndarray of shape (d_sae_,)
+    latent_frequency_ : ndarray of shape (d_sae,)
         Fraction of training samples on which each latent fires.
     output_relu_ : bool
         Whether reconstructions pass through a ReLU.
     n_features_in_ : int
         Number of units seen during ``fit``.
-    feature_names_in_ : ndarray of shape (n_features_in_,)
+    feature_names_in_ : ndarray of shape (n_features,)
         Unit names seen during ``fit`` (only when ``X`` had string column names).
 
     See Also

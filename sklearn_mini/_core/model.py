@@ -49,15 +49,27 @@ class SAEModule(nn.Module):
             "n_levels": int(self.thresholds.numel()),
         }
 
-    # Both maps compute in the dtype of their input: training passes the parameters' own
-    # dtype (no copy); inference passes float64 so that a row's code does not depend on
-    # how BLAS blocks the other rows of the call (float32 round-off differs by a few ulp).
+    # Both maps compute in the dtype of their input (a no-op cast for the usual case of
+    # input in the parameters' dtype), so float64 checks can run on a float32 model.
     def pre_activations(self, x, d=None):
         """Encoder pre-activations of latents ``[0, d)`` (all latents when ``d`` is None)."""
         w, b = (self.W_enc, self.b_enc) if d is None else (self.W_enc[:, :d], self.b_enc[:d])
         if self.subtract_decoder_bias:
             x = x - self.b_dec.to(x.dtype)
         return torch.addmm(b.to(x.dtype), x, w.to(x.dtype))
+
+    def block_decoder_bias_grad(self, pre):
+        """``pre`` with the same values but no gradient path to ``b_dec``.
+
+        With ``subtract_decoder_bias`` the pre-activations depend on ``b_dec`` through
+        ``(x - b_dec) @ W_enc``. Adding ``(b_dec - b_dec.detach()) @ W_enc`` (zero in
+        value) cancels that path, so a loss on the result (the dead-latent aux loss)
+        cannot move the shared decoder bias, at the cost of one vector-matrix product.
+        """
+        if not self.subtract_decoder_bias:
+            return pre
+        shift = (self.b_dec - self.b_dec.detach()).to(pre.dtype)
+        return pre + shift @ self.W_enc[:, : pre.shape[-1]].to(pre.dtype)
 
     def decode(self, codes, with_bias=True):
         """Reconstruction from codes of the first ``codes.shape[1]`` latents."""

@@ -50,7 +50,7 @@ class BatchTopK:
 
     def infer_codes(self, pre, k, threshold):
         # threshold >= 0, so this is also a ReLU.
-        return pre * (pre > threshold)
+        return torch.where(pre > threshold, pre, torch.zeros((), dtype=pre.dtype, device=pre.device))
 
     def penalty(self, codes):
         return None
@@ -103,10 +103,10 @@ def dead_latent_codes(pre, dead, k_aux):
 
 
 class TopValues:
-    """Streaming exact selection of the ``n_keep + 1`` largest values seen so far.
+    """Streaming exact selection of the ``n_keep + 1`` largest positive values seen.
 
-    Used to calibrate the BatchTopK threshold without holding all pre-activations of
-    the training set in memory: only values that can still enter the top set are kept.
+    Only values that can still enter the top set are kept, so memory stays near
+    ``n_keep`` whatever the number of values streamed.
     """
 
     def __init__(self, n_keep):
@@ -124,6 +124,12 @@ class TopValues:
             values = values.topk(self.n_keep + 1, sorted=False).values
         self.values = values
 
+    def largest(self):
+        """The ``n_keep + 1`` largest values seen, in descending order (fewer if not seen)."""
+        if self.values is None:
+            return torch.zeros(0)
+        return self.values.sort(descending=True).values
+
     def threshold(self):
         """Threshold with exactly ``n_keep`` of the seen positive values above it.
 
@@ -131,19 +137,49 @@ class TopValues:
         0 when fewer than ``n_keep + 1`` positive values were seen (then every positive
         pre-activation is kept and the mean L0 falls short of ``k``).
         """
-        if self.values is None or self.values.numel() <= self.n_keep:
+        top = self.largest()
+        if top.numel() <= self.n_keep:
             return 0.0
-        top = self.values.topk(self.n_keep + 1).values  # sorted, descending
         return float((top[-2].double() + top[-1].double()) / 2)
 
 
-def batchtopk_threshold(pre_batches, k, n_samples):
-    """Calibrated BatchTopK inference threshold for a stream of pre-activation batches.
+# Calibration first keeps only each row's ``ROW_CANDIDATES_PER_K * k`` largest values: a
+# cheap row-wise top-k instead of a selection over all n_samples x d_sae values.
+ROW_CANDIDATES_PER_K = 8
 
-    Chosen so that ``k * n_samples`` of all pre-activations exceed it, i.e. the mean
-    inference L0 over those samples equals ``k`` (up to ties).
+
+def batchtopk_threshold(pre_batches, k, n_samples):
+    """Calibrated BatchTopK inference threshold.
+
+    ``pre_batches`` is a callable returning an iterator over pre-activation blocks (it
+    is called a second time only in the rare fallback below). The threshold is chosen
+    so that exactly ``k * n_samples`` pre-activations exceed it, i.e. the mean inference
+    L0 over those samples equals ``k`` (up to ties).
+
+    Exactness of the fast path: values dropped by the per-row pre-selection are at most
+    the largest dropped row value; when that is below the ``(k n + 1)``-th largest
+    candidate, the top ``k n + 1`` of all values are all candidates. Otherwise (a row
+    with more than ``8 k`` latents above threshold) the full stream is selected exactly.
     """
-    top = TopValues(k * n_samples)
-    for pre in pre_batches:
+    n_keep = k * n_samples
+    top, largest_dropped = TopValues(n_keep), None
+    for pre in pre_batches():
+        cap = ROW_CANDIDATES_PER_K * k
+        if pre.shape[-1] > cap:
+            values = pre.topk(cap + 1, dim=-1).values  # sorted, descending
+            dropped = values[:, -1].max()
+            largest_dropped = dropped if largest_dropped is None else torch.maximum(largest_dropped, dropped)
+            pre = values[:, :-1]
         top.update(pre)
+    ranked = top.largest()
+    if largest_dropped is None:
+        need_full = False
+    elif ranked.numel() > n_keep:
+        need_full = not bool(largest_dropped < ranked[n_keep])
+    else:  # fewer candidates than n_keep: exact only if nothing positive was dropped
+        need_full = bool(largest_dropped > 0)
+    if need_full:
+        top = TopValues(n_keep)
+        for pre in pre_batches():
+            top.update(pre)
     return top.threshold()

@@ -114,7 +114,9 @@ class Trainer:
         if self._has_dead and cfg.aux_coef > 0:
             dead = self.steps_since_fired >= cfg.dead_window
             residual = (x - x_hat).detach()
-            residual_hat = module.decode(dead_latent_codes(pre, dead, cfg.k_aux), with_bias=False)
+            # The aux term may move dead latents only: block its path to the shared b_dec.
+            pre_aux = module.block_decoder_bias_grad(pre)
+            residual_hat = module.decode(dead_latent_codes(pre_aux, dead, cfg.k_aux), with_bias=False)
             total = total + cfg.aux_coef * losses.aux_loss(residual, residual_hat)
         return total, fired
 
@@ -180,8 +182,11 @@ class Trainer:
 
 
 # ---------------------------------------------------------------------- inference
-# Inference (calibration, transform, scoring) computes in float64: see SAEModule.
-INFERENCE_DTYPE = torch.float64
+# Inference pads every block to a multiple of this many rows. BLAS picks its kernel by
+# the matrix shape, and a 1-row product (gemv) rounds differently from a many-row one
+# (gemm); with padded blocks a row's code is bit-identical whatever else is in the call
+# (checked on the CPU; on CUDA agreement is to round-off).
+ROW_ALIGN = 64
 
 
 def iter_batches(X, batch_size):
@@ -190,10 +195,13 @@ def iter_batches(X, batch_size):
         yield X[start:start + batch_size]
 
 
-def iter_inference_batches(X, batch_size):
-    """Row blocks of the tensor ``X`` in the inference dtype."""
-    for block in iter_batches(X, batch_size):
-        yield block.to(INFERENCE_DTYPE)
+def padded_pre_activations(module, x, d=None):
+    """Pre-activations of ``x`` computed on a row block padded to ``ROW_ALIGN`` rows."""
+    n_rows = x.shape[0]
+    pad = -n_rows % ROW_ALIGN
+    if pad:
+        x = torch.cat([x, x.new_zeros(pad, x.shape[1])])
+    return module.pre_activations(x, d)[:n_rows]
 
 
 @torch.no_grad()
@@ -205,8 +213,9 @@ def calibrate_thresholds(module, X, levels, sparsifier, batch_size=8192):
     """
     for i, level in enumerate(levels):
         if sparsifier.uses_threshold:
-            pres = (module.pre_activations(xb, level.d)
-                    for xb in iter_inference_batches(X, batch_size))
+            def pres(level=level):
+                return (padded_pre_activations(module, xb, level.d)
+                        for xb in iter_batches(X, batch_size))
             module.thresholds[i] = batchtopk_threshold(pres, level.k, X.shape[0])
         else:
             module.thresholds[i] = 0.0
@@ -215,7 +224,7 @@ def calibrate_thresholds(module, X, levels, sparsifier, batch_size=8192):
 @torch.no_grad()
 def encode(module, x, level, level_index, sparsifier):
     """Inference codes of one level for a batch ``x`` (row-wise, no batch coupling)."""
-    pre = module.pre_activations(x, level.d)
+    pre = padded_pre_activations(module, x, level.d)
     return sparsifier.infer_codes(pre, level.k, float(module.thresholds[level_index]))
 
 
@@ -223,9 +232,6 @@ def encode(module, x, level, level_index, sparsifier):
 def firing_counts(module, X, level, level_index, sparsifier, batch_size=8192):
     """Per-latent number of samples of ``X`` on which each latent fires at inference."""
     counts = torch.zeros(level.d, dtype=torch.long, device=X.device)
-    total_l0 = 0
-    for xb in iter_inference_batches(X, batch_size):
-        active = encode(module, xb, level, level_index, sparsifier) > 0
-        counts += active.sum(0)
-        total_l0 += int(active.sum())
-    return counts, total_l0 / max(1, X.shape[0])
+    for xb in iter_batches(X, batch_size):
+        counts += (encode(module, xb, level, level_index, sparsifier) > 0).sum(0)
+    return counts, float(counts.sum()) / max(1, X.shape[0])

@@ -1,0 +1,263 @@
+"""Every formula checked against values computed by hand."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+
+from sklearn_mini._core import losses
+from sklearn_mini._core.model import SAEModule
+from sklearn_mini._core.schedules import cosine_cycle_lr
+from sklearn_mini._core.sparsity import (
+    BatchTopK,
+    ReLUL1,
+    TopK,
+    TopValues,
+    batchtopk_threshold,
+    dead_latent_codes,
+)
+from sklearn_mini._core.training import Level, TrainConfig, Trainer
+from sklearn_mini.metrics import dead_fraction, explained_variance, mean_l0
+
+LN2 = math.log(2.0)
+
+
+# ----------------------------------------------------------------------- MSLE / MSE
+def test_msle_hand_value_with_tau():
+    x = torch.tensor([[0.0, 1.0], [3.0, 0.0]], dtype=torch.float64)
+    x_hat = torch.tensor([[1.0, 1.0], [1.0, 0.0]], dtype=torch.float64)
+    # tau * log1p(x_hat) - log1p(x) with tau = 2:
+    #   [2 ln2 - 0, 2 ln2 - ln2], [2 ln2 - ln4, 0 - 0] = [2 ln2, ln2], [0, 0]
+    expected = ((2 * LN2) ** 2 + LN2 ** 2 + 0.0 + 0.0) / 4
+    assert losses.msle(x_hat, x, tau=2.0).item() == pytest.approx(expected, rel=1e-12)
+    # tau = 1 is the plain mean squared log error.
+    expected_tau1 = (LN2 ** 2 + 0.0 + (LN2 - math.log(4.0)) ** 2 + 0.0) / 4
+    assert losses.msle(x_hat, x).item() == pytest.approx(expected_tau1, rel=1e-12)
+
+
+def test_msle_is_finite_at_and_below_minus_one():
+    x = torch.tensor([[0.0, 2.0, 1.0]], dtype=torch.float64)
+    x_hat = torch.tensor([[-1.0, -5.0, 0.5]], dtype=torch.float64, requires_grad=True)
+    loss = losses.msle(x_hat, x)
+    loss.backward()
+    assert torch.isfinite(loss)
+    assert torch.isfinite(x_hat.grad).all()
+    # Clamped entries use log1p(-1 + 1e-6) = ln(1e-6).
+    floor = math.log(1e-6)
+    expected = (floor ** 2 + (floor - math.log(3.0)) ** 2 + (math.log(1.5) - LN2) ** 2) / 3
+    assert loss.item() == pytest.approx(expected, rel=1e-9)
+
+
+def test_mse_hand_value():
+    x = torch.tensor([[1.0, 2.0], [3.0, 4.0]])
+    x_hat = torch.tensor([[1.0, 0.0], [4.0, 4.0]])
+    assert losses.mse(x_hat, x).item() == pytest.approx((0 + 4 + 1 + 0) / 4)
+
+
+# ----------------------------------------------------------------------- aux loss
+def _toy_module():
+    gen = torch.Generator().manual_seed(0)
+    module = SAEModule(2, 3, subtract_decoder_bias=False, output_relu=False,
+                       generator=gen, dtype=torch.float64)
+    with torch.no_grad():
+        module.W_dec.copy_(torch.tensor([[1.0, 0.0], [0.0, 1.0], [0.6, 0.8]], dtype=torch.float64))
+        module.b_dec.copy_(torch.tensor([10.0, -7.0]))  # must not enter the aux decoding
+    return module
+
+
+@pytest.mark.parametrize("k_aux, expected", [
+    # k_aux=1: row 0 picks dead latent 2 (pre 2) -> e_hat [1.2, 1.6];
+    #          row 1 picks dead latent 2 (pre 4) -> e_hat [2.4, 3.2].
+    # errors: (1-1.2)^2 + 1.6^2 = 2.6 ; 2.4^2 + (2-3.2)^2 = 7.2 ; mean over 4 = 2.45
+    (1, 2.45),
+    # k_aux=2: row 0 adds latent 1 (pre 1) -> e_hat [1.2, 2.6]: 0.04 + 6.76 = 6.8;
+    #          row 1's other dead latent is negative (ReLU -> 0): still 7.2. (6.8+7.2)/4
+    (2, 3.5),
+])
+def test_aux_loss_hand_value(k_aux, expected):
+    module = _toy_module()
+    residual = torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=torch.float64)
+    pre = torch.tensor([[3.0, 1.0, 2.0], [0.5, -1.0, 4.0]], dtype=torch.float64)
+    dead = torch.tensor([False, True, True])
+    codes = dead_latent_codes(pre, dead, k_aux)
+    assert codes[:, 0].eq(0).all(), "a live latent was used by the aux loss"
+    value = losses.aux_loss(residual, module.decode(codes, with_bias=False))
+    assert value.item() == pytest.approx(expected, rel=1e-12)
+
+
+def test_aux_loss_rejects_undetached_residual():
+    residual = torch.zeros(2, 2, requires_grad=True)
+    with pytest.raises(ValueError, match="detached"):
+        losses.aux_loss(residual, torch.zeros(2, 2))
+
+
+def test_trainer_adds_aux_term_with_coefficient_and_only_dead_latents_get_its_gradient():
+    gen = torch.Generator().manual_seed(0)
+    module = SAEModule(4, 6, subtract_decoder_bias=True, output_relu=False,
+                       generator=gen, dtype=torch.float64)
+    x = torch.rand(8, 4, generator=gen, dtype=torch.float64)
+    level = Level(d=6, k=1)
+    cfg = TrainConfig(levels=(level,), sparsifier=TopK(), loss="mse", aux_coef=0.5, k_aux=2,
+                      dead_window=1)
+    trainer = Trainer(module, cfg, gen, torch.device("cpu"))
+    dead = torch.tensor([False, False, False, True, True, True])
+    trainer.steps_since_fired = torch.where(dead, 5, 0)
+    trainer._has_dead = False
+    main_loss, _ = trainer._loss(x)
+    trainer._has_dead = True
+    total, _ = trainer._loss(x)
+    # Recompute the aux term by hand from the same pieces.
+    pre = module.pre_activations(x)
+    codes = TopK().train_codes(pre, 1)
+    residual = (x - module.decode(codes)).detach()
+    aux = ((residual - dead_latent_codes(pre, dead, 2) @ module.W_dec).pow(2)).mean()
+    assert (total - main_loss).item() == pytest.approx(0.5 * aux.item(), rel=1e-10)
+    # The aux term alone moves dead latents only: not live latents, not the shared
+    # decoder bias (up to the round-off of subtracting two graphs' gradients).
+    module.zero_grad()
+    (total - main_loss).backward()
+    assert module.W_enc.grad[:, ~dead].abs().max() < 1e-12
+    assert module.W_dec.grad[~dead].abs().max() < 1e-12
+    assert module.b_dec.grad.abs().max() < 1e-12
+    assert module.b_enc.grad[~dead].abs().max() < 1e-12
+    assert module.W_enc.grad[:, dead].abs().max() > 1e-3
+    assert module.W_dec.grad[dead].abs().max() > 1e-3
+
+
+# ----------------------------------------------------------------------- schedule
+@pytest.mark.parametrize("step, expected", [
+    (0, 0.1),                       # warmup = int(0.1 * 100) = 10: lr * 1/10
+    (4, 0.5),                       # lr * 5/10
+    (9, 1.0),                       # end of warmup
+    (10, 1.0), (49, 1.0),           # plateau until decay_start = 50
+    (50, 1.0 + 0.1 * 0.99),         # cosine at its top, cycle at its top
+    # t = 5: base = 0.01 + 0.99 * (1 + cos(pi * 5/50)) / 2; cycle phase 5/10 -> 0
+    (55, 0.01 + 0.99 * (1 + math.cos(math.pi * 0.1)) / 2),
+    # t = 49: base as above with 49/50; cycle phase 9/10
+    (99, 0.01 + 0.99 * (1 + math.cos(math.pi * 0.98)) / 2
+     + 0.1 * 0.99 * (1 + math.cos(2 * math.pi * 0.9)) / 2),
+])
+def test_cosine_cycle_schedule_at_chosen_steps(step, expected):
+    assert cosine_cycle_lr(step, 100, 1.0) == pytest.approx(expected, rel=1e-12)
+
+
+def test_cosine_cycle_schedule_known_literals():
+    assert cosine_cycle_lr(55, 100, 1.0) == pytest.approx(0.9757730, abs=1e-7)
+    assert cosine_cycle_lr(99, 100, 1.0) == pytest.approx(0.1005231, abs=1e-7)
+
+
+@pytest.mark.parametrize("n_steps", [1, 2, 3, 5, 7])
+def test_cosine_cycle_schedule_guards_tiny_runs(n_steps):
+    rates = [cosine_cycle_lr(s, n_steps, 5e-3) for s in range(n_steps)]
+    assert all(math.isfinite(r) and r > 0 for r in rates)
+    assert max(rates) <= 5e-3 * 1.1
+
+
+# ----------------------------------------------------------------------- BatchTopK threshold
+def test_batchtopk_threshold_hand_value():
+    # k = 1 over n = 3 samples keeps the 3 largest positive values: 4, 3, 2; the next is 1.
+    batches = [torch.tensor([[0.5, 3.0, 0.0], [2.0, 1.0, -1.0]]), torch.tensor([[4.0, 0.1, 0.2]])]
+    assert batchtopk_threshold(lambda: iter(batches), k=1, n_samples=3) == pytest.approx(1.5)
+    # Same answer whatever the batching.
+    rows = [r[None] for r in torch.cat(batches)]
+    assert batchtopk_threshold(lambda: iter(rows), k=1, n_samples=3) == pytest.approx(1.5)
+
+
+def test_batchtopk_threshold_zero_when_too_few_positive():
+    block = [torch.tensor([[1.0, -1.0], [0.0, 0.0]])]
+    assert batchtopk_threshold(lambda: iter(block), k=1, n_samples=2) == 0.0
+
+
+def _exact_threshold(values, n_keep):
+    pos = np.sort(values[values > 0])[::-1]
+    return 0.0 if pos.size <= n_keep else (pos[n_keep - 1] + pos[n_keep]) / 2
+
+
+@pytest.mark.parametrize("busy_row", [False, True])
+def test_batchtopk_threshold_row_preselection_is_exact(busy_row):
+    # d = 40 latents > 8 * k = 16 candidates per row, so the fast path pre-selects rows.
+    gen = torch.Generator().manual_seed(5)
+    pre = torch.randn(300, 40, generator=gen, dtype=torch.float64)
+    if busy_row:  # one row with every latent far above the rest: forces the fallback
+        pre[17] = 10.0 + torch.rand(40, generator=gen, dtype=torch.float64)
+    blocks = list(pre.split(64))
+    got = batchtopk_threshold(lambda: iter(blocks), k=2, n_samples=300)
+    assert got == pytest.approx(_exact_threshold(pre.numpy(), 600))
+    assert int((pre > got).sum()) == 600
+
+
+def test_top_values_streaming_matches_sort():
+    gen = torch.Generator().manual_seed(3)
+    data = torch.randn(50, 40, generator=gen, dtype=torch.float64)
+    top = TopValues(137)
+    for block in data.split(7):
+        top.update(block)
+    pos = np.sort(data[data > 0].numpy())[::-1]
+    assert top.threshold() == pytest.approx((pos[136] + pos[137]) / 2)
+
+
+# ----------------------------------------------------------------------- sparsifiers
+def test_topk_and_batchtopk_codes():
+    pre = torch.tensor([[3.0, -1.0, 2.0, 0.5], [0.1, 0.2, -3.0, 0.0]])
+    z = TopK().train_codes(pre, 2)
+    assert torch.equal(z, torch.tensor([[3.0, 0.0, 2.0, 0.0], [0.1, 0.2, 0.0, 0.0]]))
+    zb = BatchTopK().train_codes(pre, 2)  # 4 largest of the batch: 3, 2, 0.5, 0.2
+    assert torch.equal(zb, torch.tensor([[3.0, 0.0, 2.0, 0.5], [0.0, 0.2, 0.0, 0.0]]))
+    zi = BatchTopK().infer_codes(pre, 2, threshold=0.3)
+    assert torch.equal(zi, torch.tensor([[3.0, 0.0, 2.0, 0.5], [0.0, 0.0, 0.0, 0.0]]))
+
+
+def test_relu_l1_penalty_hand_value():
+    z = ReLUL1(0.5).train_codes(torch.tensor([[1.0, -2.0, 3.0], [0.0, 2.0, -1.0]]))
+    # mean over samples of sum_j z_j = (4 + 2) / 2 = 3; times l1_coef 0.5
+    assert ReLUL1(0.5).penalty(z).item() == pytest.approx(1.5)
+
+
+# ----------------------------------------------------------------------- metrics
+def test_explained_variance_hand_value():
+    X = np.array([[1.0, 2.0], [3.0, 4.0]])
+    X_hat = np.array([[1.0, 2.0], [3.0, 3.0]])
+    # residual 1; per-unit means (2, 3): total = 1 + 1 + 1 + 1 = 4
+    assert explained_variance(X, X_hat) == pytest.approx(0.75)
+
+
+def test_explained_variance_constant_data_is_not_nan():
+    X = np.ones((3, 2))
+    assert explained_variance(X, X) == 1.0
+    assert explained_variance(X, X + 1) == 0.0
+
+
+def test_l0_and_dead_fraction():
+    Z = np.array([[0.0, 1.0, 0.0], [2.0, 3.0, 0.0]])
+    assert mean_l0(Z) == 1.5
+    assert dead_fraction(Z) == pytest.approx(1 / 3)
+
+
+# ----------------------------------------------------------------------- decoder geometry
+def test_radial_gradient_removed_and_atoms_renormalised():
+    gen = torch.Generator().manual_seed(1)
+    module = SAEModule(5, 7, subtract_decoder_bias=True, output_relu=True, generator=gen,
+                       dtype=torch.float64)
+    assert torch.allclose(module.W_dec.norm(dim=1), torch.ones(7, dtype=torch.float64))
+    assert torch.equal(module.W_enc, module.W_dec.T), "tied initialisation"
+    module.W_dec.grad = torch.randn(7, 5, generator=gen, dtype=torch.float64)
+    module.remove_radial_decoder_grad()
+    radial = (module.W_dec.grad * module.W_dec).sum(1)
+    assert radial.abs().max() < 1e-12
+    with torch.no_grad():
+        module.W_dec.mul_(3.0)
+    module.normalize_decoder()
+    assert torch.allclose(module.W_dec.norm(dim=1), torch.ones(7, dtype=torch.float64))
+
+
+# ----------------------------------------------------------------------- data-driven init
+def test_decoder_bias_init_mean_and_geometric_median():
+    from sklearn_mini._core.init import decoder_bias
+
+    x = torch.tensor([[0.0, 1.0], [0.0, 1.0], [0.0, 1.0], [100.0, 1.0]])
+    assert torch.allclose(decoder_bias(x, "mean"), torch.tensor([25.0, 1.0], dtype=torch.float64))
+    # The geometric median ignores the single burst: (0, 1).
+    assert torch.allclose(decoder_bias(x, "geometric_median"),
+                          torch.tensor([0.0, 1.0], dtype=torch.float64), atol=1e-6)
+    assert torch.equal(decoder_bias(x, "zeros"), torch.zeros(2, dtype=torch.float64))
