@@ -20,7 +20,7 @@ from sklearn.base import (
 )
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import _persistence
 from ._core import init as core_init
@@ -301,8 +301,6 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         """
         check_is_fitted(self)
         out_dtype = self._out_dtype(X)
-        from sklearn.utils.validation import check_array
-
         Z = check_array(X, dtype=[np.float64, np.float32], accept_sparse=["csr", "csc", "coo"])
         if sp.issparse(Z):
             Z = Z.toarray()

@@ -49,15 +49,18 @@ def test_cuda_fit_has_cpu_semantics(data, cuda_fit):
 
 def test_cuda_transform_is_row_wise(data, cuda_fit):
     Z = cuda_fit.transform(data)
-    np.testing.assert_allclose(cuda_fit.transform(data[:7]), Z[:7], rtol=1e-10, atol=1e-12)
-    assert ((cuda_fit.transform(data[:7]) > 0) == (Z[:7] > 0)).all()
+    for rows in (slice(0, 7), slice(3000, 3001), slice(100, 2100)):
+        part = cuda_fit.transform(data[rows])
+        assert ((part > 0) == (Z[rows] > 0)).all(), "active latents depend on other rows"
+        np.testing.assert_allclose(part, Z[rows], rtol=1e-5, atol=1e-6)
 
 
 def test_pickled_cuda_model_holds_cpu_tensors_and_runs_on_cpu(data, cuda_fit):
     state = cuda_fit.__getstate__()
     assert state["_module"].W_dec.device.type == "cpu"
     again = pickle.loads(pickle.dumps(cuda_fit)).set_params(device="cpu")
-    np.testing.assert_allclose(again.transform(data), cuda_fit.transform(data), atol=1e-9)
+    # CPU and GPU float32 products agree to round-off.
+    np.testing.assert_allclose(again.transform(data), cuda_fit.transform(data), rtol=1e-4, atol=1e-5)
 
 
 def test_cuda_model_loads_in_a_process_without_gpu(data, cuda_fit, tmp_path):
@@ -72,9 +75,9 @@ def test_cuda_model_loads_in_a_process_without_gpu(data, cuda_fit, tmp_path):
         "assert not torch.cuda.is_available()\n"
         f"x = np.load(r'{tmp_path / 'x.npy'}'); z = np.load(r'{tmp_path / 'z.npy'}')\n"
         f"m = pickle.loads(open(r'{pickle_path}', 'rb').read()).set_params(device='cpu')\n"
-        "np.testing.assert_allclose(m.transform(x), z, atol=1e-9)\n"
+        "np.testing.assert_allclose(m.transform(x), z, rtol=1e-4, atol=1e-5)\n"
         f"m2 = load(r'{save_dir}', device='cpu')\n"
-        "np.testing.assert_allclose(m2.transform(x), z, atol=1e-9)\n"
+        "np.testing.assert_allclose(m2.transform(x), z, rtol=1e-4, atol=1e-5)\n"
         "print('ok')\n"
     )
     env = dict(os.environ, CUDA_VISIBLE_DEVICES="")

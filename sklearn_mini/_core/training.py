@@ -1,5 +1,6 @@
 """The one training loop shared by every sparse autoencoder estimator."""
 
+import math
 from dataclasses import dataclass, field
 
 import torch
@@ -12,6 +13,8 @@ from .sparsity import batchtopk_threshold, dead_latent_codes
 # How often (in steps) the host looks at device-side statistics. Between these points
 # the loop never synchronises with the device.
 SYNC_INTERVAL = 16
+# With verbose >= 1, the progress bar's running loss is refreshed every this many steps.
+LOG_INTERVAL = 25
 
 
 @dataclass(frozen=True)
@@ -141,35 +144,41 @@ class Trainer:
         return loss.detach()
 
     # ------------------------------------------------------------------ epochs
-    def run(self, X, n_epochs, total_steps=None, schedule=None):
+    def run(self, X, n_epochs, schedule=None):
         """Train for ``n_epochs`` over ``X`` (a tensor on the device).
 
-        ``schedule`` names the learning-rate schedule over ``total_steps`` steps counted
-        from the trainer's current step. Returns the mean loss of every epoch.
+        ``schedule`` names the learning-rate schedule (default: the config's), spread
+        over this call's ``n_epochs * steps_per_epoch`` steps. Returns the mean loss of
+        every epoch.
         """
         cfg = self.cfg
         n = X.shape[0]
         batch_size = min(cfg.batch_size, n)
         steps_per_epoch = -(-n // batch_size)
-        total_steps = total_steps or n_epochs * steps_per_epoch
+        total_steps = n_epochs * steps_per_epoch
         lr_at = SCHEDULES[schedule or cfg.lr_schedule]
         first_step = self.step
         curve = []
-        epochs = tqdm(range(n_epochs), desc="SAE fit", unit="epoch", disable=cfg.verbose < 1)
-        for _ in epochs:
+        bar = tqdm(total=total_steps, desc="SAE fit", unit="step", disable=cfg.verbose < 1)
+        for epoch in range(n_epochs):
             order = torch.randperm(n, generator=self.generator).to(self.device)
             running = X.new_zeros((), dtype=torch.float64)
-            for start in range(0, n, batch_size):
+            for i, start in enumerate(range(0, n, batch_size), start=1):
                 batch = X.index_select(0, order[start:start + batch_size])
                 lr = lr_at(self.step - first_step, total_steps, cfg.lr)
                 running += self.train_step(batch, lr).double()
+                bar.update()
+                if not bar.disable and (i % LOG_INTERVAL == 0 or i == steps_per_epoch):
+                    # The only host synchronisation inside an epoch, and only when shown.
+                    bar.set_postfix(epoch=epoch + 1, loss=f"{float(running) / i:.4g}")
             curve.append(float(running) / steps_per_epoch)
-            epochs.set_postfix(loss=f"{curve[-1]:.4g}")
-            if not torch.isfinite(torch.tensor(curve[-1])):
+            if not math.isfinite(curve[-1]):
+                bar.close()
                 raise FloatingPointError(
                     f"The training loss became non-finite ({curve[-1]}) in epoch {len(curve)}. "
                     "Lower the learning rate `lr` or check the input scale."
                 )
+        bar.close()
         return curve
 
     def state(self):
@@ -182,11 +191,13 @@ class Trainer:
 
 
 # ---------------------------------------------------------------------- inference
-# Inference pads every block to a multiple of this many rows. BLAS picks its kernel by
-# the matrix shape, and a 1-row product (gemv) rounds differently from a many-row one
-# (gemm); with padded blocks a row's code is bit-identical whatever else is in the call
-# (checked on the CPU; on CUDA agreement is to round-off).
+# Inference pads every block of rows. BLAS libraries pick their kernel by the matrix
+# shape, and a 1-row product (gemv) rounds differently from a many-row one (gemm). On the
+# CPU padding to a multiple of ROW_ALIGN rows makes a row's code bit-identical whatever
+# else is in the call; cuBLAS also varies its kernel (and split-K reduction) with the
+# row count, so on CUDA every block is padded to the full inference block size.
 ROW_ALIGN = 64
+CUDA_ROW_ALIGN = 8192
 
 
 def iter_batches(X, batch_size):
@@ -198,7 +209,7 @@ def iter_batches(X, batch_size):
 def padded_pre_activations(module, x, d=None):
     """Pre-activations of ``x`` computed on a row block padded to ``ROW_ALIGN`` rows."""
     n_rows = x.shape[0]
-    pad = -n_rows % ROW_ALIGN
+    pad = -n_rows % (CUDA_ROW_ALIGN if x.is_cuda else ROW_ALIGN)
     if pad:
         x = torch.cat([x, x.new_zeros(pad, x.shape[1])])
     return module.pre_activations(x, d)[:n_rows]
