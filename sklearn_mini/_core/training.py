@@ -101,7 +101,7 @@ class Trainer:
 
     # ------------------------------------------------------------------ one step
     def _loss(self, x):
-        """Total loss of one batch and the codes of the largest level."""
+        """Total loss of one batch and the mask of latents that fired in any level."""
         cfg, module = self.cfg, self.module
         pre = module.pre_activations(x)
         total = x.new_zeros(())
