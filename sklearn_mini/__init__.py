@@ -1,7 +1,9 @@
 """sklearn_mini: sparse autoencoders for neural spike data, as scikit-learn estimators."""
 
 from ._persistence import load as _load_files
+from .binning import SpikeBinner
 from .sae import SpikeSAE
+from .spikes import SpikeTrains, as_spike_trains
 
 __version__ = "0.1.0"
 
@@ -31,4 +33,4 @@ def load(path, device=None):
     return _ESTIMATORS[name].load(path, device=device)
 
 
-__all__ = ["SpikeSAE", "load", "__version__"]
+__all__ = ["SpikeBinner", "SpikeSAE", "SpikeTrains", "as_spike_trains", "load", "__version__"]

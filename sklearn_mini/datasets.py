@@ -86,3 +86,48 @@ def match_atoms(learned, planted):
         return a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
 
     return (unit(planted) @ unit(learned).T).max(axis=1)
+
+
+def make_sparse_spikes(n_units=64, duration=600.0, n_atoms=32, n_active=3, *, bin_size=0.05,
+                       rate_scale=1.0, random_state=None):
+    """Spike times of a population driven by a planted sparse, non-negative dictionary.
+
+    Spike counts per ``bin_size`` bin are drawn as in :func:`make_sparse_counts` (Poisson
+    with mean ``rate_scale * codes @ dictionary``) and each spike is placed uniformly at
+    random inside its bin.
+
+    Parameters
+    ----------
+    n_units : int, default=64
+        Number of units.
+    duration : float, default=600.0
+        Recording length in seconds.
+    n_atoms, n_active : int, default=32, 3
+        Planted atoms and atoms active per bin.
+    bin_size : float, default=0.05
+        Width (s) of the bins over which rates are constant.
+    rate_scale : float, default=1.0
+        Expected spikes per bin per unit of rate.
+    random_state : int, RandomState instance or None, default=None
+        Seed.
+
+    Returns
+    -------
+    spikes : SpikeTrains
+        Units ``0 .. n_units - 1`` over ``[0, duration)``.
+    truth : :class:`~sklearn.utils.Bunch`
+        As :func:`make_sparse_counts`, with ``counts`` the binned spike counts.
+    """
+    from .spikes import SpikeTrains
+
+    rng = check_random_state(random_state)
+    n_bins = int(round(duration / bin_size))
+    counts, truth = make_sparse_counts(n_samples=n_bins, n_features=n_units, n_atoms=n_atoms,
+                                       n_active=n_active, rate_scale=rate_scale, random_state=rng)
+    counts = counts.astype(np.int64)
+    rows, cols = np.nonzero(counts)
+    reps = counts[rows, cols]
+    times = (np.repeat(rows, reps) + rng.random_sample(reps.sum())) * bin_size
+    truth.counts = counts
+    return SpikeTrains(times, np.repeat(cols, reps), t_start=0.0, t_stop=n_bins * bin_size,
+                       unit_ids=np.arange(n_units)), truth

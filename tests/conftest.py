@@ -22,3 +22,12 @@ def fast_sae_params(**overrides):
     params = dict(d_sae=16, topk=2, n_epochs=3, batch_size=64, device="cpu", random_state=0)
     params.update(overrides)
     return params
+
+
+def simulated_spikes(n_units=30, duration=120.0, n_atoms=8, n_active=2, rate_scale=2.0, seed=0):
+    """``(n_spikes, 2)`` array of ``[time, unit]`` from :func:`make_sparse_spikes`."""
+    from sklearn_mini.datasets import make_sparse_spikes
+
+    spikes, _ = make_sparse_spikes(n_units=n_units, duration=duration, n_atoms=n_atoms,
+                                   n_active=n_active, rate_scale=rate_scale, random_state=seed)
+    return spikes.to_array()
