@@ -2,12 +2,13 @@
 
 from ._persistence import load as _load_files
 from .binning import SpikeBinner
+from .matryoshka import MatryoshkaSAE
 from .sae import SpikeSAE
 from .spikes import SpikeTrains, as_spike_trains
 
 __version__ = "0.1.0"
 
-_ESTIMATORS = {"SpikeSAE": SpikeSAE}
+_ESTIMATORS = {"SpikeSAE": SpikeSAE, "MatryoshkaSAE": MatryoshkaSAE}
 
 
 def load(path, device=None):
@@ -33,4 +34,4 @@ def load(path, device=None):
     return _ESTIMATORS[name].load(path, device=device)
 
 
-__all__ = ["SpikeBinner", "SpikeSAE", "SpikeTrains", "as_spike_trains", "load", "__version__"]
+__all__ = ["MatryoshkaSAE", "SpikeBinner", "SpikeSAE", "SpikeTrains", "as_spike_trains", "load", "__version__"]

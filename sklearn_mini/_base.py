@@ -76,6 +76,9 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         """Tuple of :class:`~sklearn_mini._core.training.Level`, smallest first."""
         raise NotImplementedError
 
+    def _set_level_attributes(self):
+        """Expose per-level statistics as fitted attributes (estimators with levels)."""
+
     # ------------------------------------------------------------ validation
     def _validate_X(self, X, reset):
         X = validate_data(
@@ -126,6 +129,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             lr_schedule=self.lr_schedule,
             batch_size=batch_size,
             verbose=self.verbose,
+            prefix_sampling=getattr(self, "prefix_sampling", "fixed"),
         ), steps_per_epoch
 
     def _n_epochs(self, steps_per_epoch):
@@ -171,6 +175,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         module.eval()
         calibrate_thresholds(module, X_t, levels, config.sparsifier, INFERENCE_BATCH)
         self._store_fitted(module, levels, config.sparsifier, X_t)
+        self._set_level_attributes()
         self._train_state = trainer.state()
         self._train_state.extra["rng_state"] = generator.get_state()
         self.loss_curve_ = curve_so_far + curve
@@ -187,13 +192,20 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         self.output_relu_ = module.output_relu
         self.components_ = module.W_dec.detach().cpu().numpy().copy()
         thresholds = module.thresholds.cpu().numpy()
-        self.threshold_ = (
-            float(thresholds[-1]) if sparsifier.uses_threshold else None
-        )
-        counts, l0 = firing_counts(module, X_t, levels[-1], len(levels) - 1, sparsifier, INFERENCE_BATCH)
-        self.dead_fraction_ = float((counts == 0).double().mean())
-        self.mean_l0_ = float(l0)
+        self.threshold_ = float(thresholds[-1]) if sparsifier.uses_threshold else None
+        # A latent is alive if it fires at inference in any level it belongs to.
+        alive = torch.zeros(module.d_sae, dtype=torch.bool, device=X_t.device)
+        level_l0, level_dead, start = [], [], 0
+        for index, level in enumerate(levels):
+            counts, l0 = firing_counts(module, X_t, level, index, sparsifier, INFERENCE_BATCH)
+            alive[: level.d] |= counts > 0
+            level_l0.append(float(l0))
+            level_dead.append(float((counts[start:level.d] == 0).double().mean()))
+            start = level.d
+        self.dead_fraction_ = float((~alive).double().mean())
+        self.mean_l0_ = level_l0[-1]
         self.latent_frequency_ = (counts.double() / X_t.shape[0]).cpu().numpy()
+        self._level_stats = {"mean_l0": level_l0, "dead_fraction": level_dead}
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -286,6 +298,20 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         blocks = [z.cpu().numpy() for _, z in self._encode_blocks(X)]
         return np.concatenate(blocks).astype(out_dtype, copy=False)
 
+    def _check_codes(self, X):
+        """Latent activations as a dense float array (clear errors for bad input)."""
+        Z = check_array(X, dtype=[np.float64, np.float32], accept_sparse=["csr", "csc", "coo"])
+        return Z.toarray() if sp.issparse(Z) else Z
+
+    def _decode(self, Z, like):
+        """Decode the dense codes ``Z`` with the first ``Z.shape[1]`` atoms."""
+        device = resolve_device(self.device)
+        module = self._module_on(device)
+        with torch.inference_mode():
+            out = [module.decode(self._to_tensor(b, device)).cpu().numpy()
+                   for b in iter_batches(Z, INFERENCE_BATCH)]
+        return np.concatenate(out).astype(self._out_dtype(like), copy=False)
+
     def inverse_transform(self, X):
         """Reconstruct spike counts from latent activations.
 
@@ -300,21 +326,19 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             ``X @ components_ + decoder bias`` (with a ReLU when ``output_relu_``).
         """
         check_is_fitted(self)
-        out_dtype = self._out_dtype(X)
-        Z = check_array(X, dtype=[np.float64, np.float32], accept_sparse=["csr", "csc", "coo"])
-        if sp.issparse(Z):
-            Z = Z.toarray()
+        Z = self._check_codes(X)
         if Z.shape[1] != self.d_sae_:
             raise ValueError(
                 f"X has {Z.shape[1]} columns, but {type(self).__name__} has d_sae_={self.d_sae_} "
                 "latents: inverse_transform expects latent activations."
             )
-        device = resolve_device(self.device)
-        module = self._module_on(device)
-        with torch.inference_mode():
-            out = [module.decode(self._to_tensor(b, device)).cpu().numpy()
-                   for b in iter_batches(Z, INFERENCE_BATCH)]
-        return np.concatenate(out).astype(out_dtype, copy=False)
+        return self._decode(Z, X)
+
+    def _reconstruct(self, X, level_index=-1):
+        out_dtype = self._out_dtype(X)
+        module = self._module
+        blocks = [module.decode(z).cpu().numpy() for _, z in self._encode_blocks(X, level_index)]
+        return np.concatenate(blocks).astype(out_dtype, copy=False)
 
     def reconstruct(self, X):
         """Reconstruction of ``X`` through the sparse code (``inverse_transform(transform(X))``).
@@ -329,10 +353,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         X_hat : ndarray of shape (n_samples, n_features)
             Reconstructed counts.
         """
-        out_dtype = self._out_dtype(X)
-        module = self._module
-        blocks = [module.decode(z).cpu().numpy() for _, z in self._encode_blocks(X)]
-        return np.concatenate(blocks).astype(out_dtype, copy=False)
+        return self._reconstruct(X)
 
     def score(self, X, y=None):
         """Pooled explained variance of the reconstruction of ``X``.
@@ -354,7 +375,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             Explained variance (higher is better, at most 1).
         """
         X_dense = X.toarray() if sp.issparse(X) else X
-        return explained_variance(np.asarray(X_dense, dtype=np.float64), self.reconstruct(X))
+        return explained_variance(np.asarray(X_dense, dtype=np.float64), self._reconstruct(X))
 
     # ------------------------------------------------------------ sklearn glue
     @property
@@ -407,6 +428,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             "loss_curve_": self.loss_curve_,
             "dead_fraction_": self.dead_fraction_,
             "mean_l0_": self.mean_l0_,
+            "level_stats": self._level_stats,
             "module": self._module.config(),
             "levels": [[lv.d, lv.k, lv.weight] for lv in self._levels],
         }
@@ -462,6 +484,8 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         for name in ("n_features_in_", "d_sae_", "n_iter_", "n_steps_", "loss_curve_",
                      "dead_fraction_", "mean_l0_"):
             setattr(est, name, fitted[name])
+        est._level_stats = fitted["level_stats"]
+        est._set_level_attributes()
         if "feature_names_in_" in fitted:
             est.feature_names_in_ = np.asarray(fitted["feature_names_in_"], dtype=object)
         est.output_relu_ = module.output_relu

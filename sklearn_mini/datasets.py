@@ -131,3 +131,79 @@ def make_sparse_spikes(n_units=64, duration=600.0, n_atoms=32, n_active=3, *, bi
     truth.counts = counts
     return SpikeTrains(times, np.repeat(cols, reps), t_start=0.0, t_stop=n_bins * bin_size,
                        unit_ids=np.arange(n_units)), truth
+
+
+def make_hierarchical_counts(n_samples=5000, n_features=64, n_coarse=8, fine_per_coarse=4, *,
+                             p_coarse=0.25, p_fine=0.15, tied=True, noise=None, rate_scale=4.0,
+                             random_state=None):
+    """Counts from a two-level hierarchy of planted, non-negative features.
+
+    Coarse features are active often (each independently with probability
+    ``p_coarse``); every coarse feature has ``fine_per_coarse`` fine children. With
+    ``tied=True`` a child is active with probability ``p_fine`` only while its parent is
+    active (fine features are rare and tied to coarse ones); with ``tied=False`` children
+    are active independently with probability ``p_fine * p_coarse`` (the same frequency,
+    a hierarchy of frequency only). Amplitudes are uniform on [0.5, 1.5]; every feature
+    is a unit-norm non-negative pattern over about a quarter of the units.
+
+    With tied children the best single-level reconstruction of a coarse feature includes
+    its children's expected contribution, so an SAE level that must reconstruct alone
+    learns coarse atoms tilted towards their children (cosine with the pure coarse
+    pattern about 0.9 at the defaults): the hierarchy is real, the "pure" coarse atom is
+    not what a nested dictionary should learn.
+
+    Parameters
+    ----------
+    n_samples, n_features : int, default=5000, 64
+        Time bins and units.
+    n_coarse : int, default=8
+        Coarse features.
+    fine_per_coarse : int, default=4
+        Fine children of every coarse feature.
+    p_coarse, p_fine : float, default=0.25, 0.15
+        Activation probability of a coarse feature, and of a fine one given its parent.
+    tied : bool, default=True
+        Whether fine features can only be active with their parent.
+    noise : {None, 'poisson'}, default=None
+        As in :func:`make_sparse_counts`.
+    rate_scale : float, default=4.0
+        Counts per unit of rate for ``noise='poisson'``.
+    random_state : int, RandomState instance or None, default=None
+        Seed.
+
+    Returns
+    -------
+    X : ndarray of shape (n_samples, n_features)
+        Rates (``noise=None``) or counts.
+    truth : :class:`~sklearn.utils.Bunch`
+        ``coarse`` (n_coarse, n_features) and ``fine`` (n_coarse * fine_per_coarse,
+        n_features) unit-norm atoms, ``parent`` (coarse index of every fine feature),
+        ``coarse_codes`` and ``fine_codes``.
+    """
+    rng = check_random_state(random_state)
+    n_fine = n_coarse * fine_per_coarse
+
+    def atoms(n):
+        mask = rng.random_sample((n, n_features)) < 0.25
+        mask[np.arange(n), rng.randint(n_features, size=n)] = True
+        a = mask * rng.exponential(1.0, size=(n, n_features))
+        return a / np.linalg.norm(a, axis=1, keepdims=True)
+
+    coarse, fine = atoms(n_coarse), atoms(n_fine)
+    parent = np.repeat(np.arange(n_coarse), fine_per_coarse)
+    coarse_on = rng.random_sample((n_samples, n_coarse)) < p_coarse
+    if tied:
+        fine_on = (rng.random_sample((n_samples, n_fine)) < p_fine) & coarse_on[:, parent]
+    else:
+        fine_on = rng.random_sample((n_samples, n_fine)) < p_fine * p_coarse
+    coarse_codes = coarse_on * rng.uniform(0.5, 1.5, size=coarse_on.shape)
+    fine_codes = fine_on * rng.uniform(0.5, 1.5, size=fine_on.shape)
+    rates = coarse_codes @ coarse + fine_codes @ fine
+    if noise == "poisson":
+        X = rng.poisson(rate_scale * rates).astype(np.float64)
+    elif noise is None:
+        X = rates
+    else:
+        raise ValueError(f"noise must be 'poisson' or None, got {noise!r}.")
+    return X, Bunch(coarse=coarse, fine=fine, parent=parent, coarse_codes=coarse_codes,
+                    fine_codes=fine_codes)

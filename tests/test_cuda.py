@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from sklearn_mini import SpikeSAE
+from sklearn_mini import MatryoshkaSAE, SpikeSAE
 from sklearn_mini.datasets import make_sparse_counts
 
 from .conftest import cuda_only
@@ -84,3 +84,13 @@ def test_cuda_model_loads_in_a_process_without_gpu(data, cuda_fit, tmp_path):
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert "ok" in out.stdout
+
+
+def test_matryoshka_cuda_matches_cpu_per_level(data):
+    params = dict(levels=((16, 2), (64, 4)), n_epochs=10, random_state=0)
+    gpu = MatryoshkaSAE(device="cuda", **params).fit(data)
+    cpu = MatryoshkaSAE(device="cpu", **params).fit(data)
+    np.testing.assert_allclose(gpu.score_levels(data), cpu.score_levels(data), atol=0.02)
+    for level, k in enumerate((2, 4)):
+        l0 = np.count_nonzero(gpu.transform_level(data, level), axis=1).mean()
+        assert abs(l0 - k) <= 0.05 * k

@@ -2,7 +2,7 @@
 
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
-from sklearn_mini import SpikeSAE
+from sklearn_mini import MatryoshkaSAE, SpikeSAE
 
 from .conftest import fast_sae_params
 
@@ -11,6 +11,11 @@ ESTIMATORS = [
     SpikeSAE(**fast_sae_params(sparsity="topk", loss="mse")),
     SpikeSAE(**fast_sae_params(sparsity="relu", decoder_bias_init="geometric_median",
                                optimizer="nadam", lr_schedule="constant")),
+    MatryoshkaSAE(levels=((4, 1), (16, 2)), n_epochs=3, batch_size=64, device="cpu",
+                  random_state=0),
+    MatryoshkaSAE(levels=((4, 1), (8, 2), (16, 3)), level_weights=(1, 1.25, 1.5),
+                  prefix_sampling="random", sparsity="topk", loss="mse", n_epochs=3,
+                  batch_size=64, device="cpu", random_state=0),
 ]
 
 

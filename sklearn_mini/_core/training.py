@@ -42,6 +42,7 @@ class TrainConfig:
     lr_schedule: str = "cosine_cycle"
     batch_size: int = 1024
     verbose: int = 0
+    prefix_sampling: str = "fixed"
 
 
 @dataclass
@@ -100,13 +101,31 @@ class Trainer:
         self._has_dead = bool((self.steps_since_fired >= config.dead_window).any())
 
     # ------------------------------------------------------------------ one step
+    def _step_levels(self):
+        """The levels of this step: the nominal ones, or random inner cut points.
+
+        With ``prefix_sampling='random'`` every inner level ``l`` gets a size drawn
+        uniformly from ``max(k_l, d'_{l-1} + 1) .. d_l`` (its nominal size at most) with
+        the estimator's generator; the last level is always the whole dictionary.
+        """
+        levels = self.cfg.levels
+        if self.cfg.prefix_sampling != "random" or len(levels) == 1:
+            return levels
+        drawn, previous = [], 0
+        for level in levels[:-1]:
+            low = min(level.d, max(level.k, previous + 1))
+            d = int(torch.randint(low, level.d + 1, (1,), generator=self.generator))
+            drawn.append(Level(d, level.k, level.weight))
+            previous = d
+        return (*drawn, levels[-1])
+
     def _loss(self, x):
         """Total loss of one batch and the mask of latents that fired in any level."""
         cfg, module = self.cfg, self.module
         pre = module.pre_activations(x)
         total = x.new_zeros(())
         fired = torch.zeros(module.d_sae, dtype=torch.bool, device=x.device)
-        for level in cfg.levels:
+        for level in self._step_levels():
             codes = cfg.sparsifier.train_codes(pre[:, : level.d], level.k)
             x_hat = module.decode(codes)
             total = total + level.weight * losses.reconstruction_loss(cfg.loss, x_hat, x, cfg.tau)
