@@ -25,8 +25,10 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 from . import _persistence
 from ._core import init as core_init
 from ._core.device import resolve_device, resolve_dtype
-from ._core.model import SAEModule
-from ._core.sparsity import make_sparsifier
+from ._core.losses import LOSSES
+from ._core.model import SAEModule, standalone_decoder
+from ._core.penalties import L1_PENALTIES
+from ._core.sparsity import SPARSITIES, make_sparsifier
 from ._core.training import (
     TrainConfig,
     Trainer,
@@ -36,24 +38,45 @@ from ._core.training import (
     firing_counts,
     iter_batches,
 )
+from ._sequence import lag_block, windows
 from .metrics import explained_variance
 
 # Rows per block for inference; bounds the memory of transform/score.
 INFERENCE_BATCH = 8192
+# Losses that compare logs or Poisson likelihoods of counts: input must be non-negative.
+NON_NEGATIVE_LOSSES = ("msle", "msle_asym", "poisson")
 # n_epochs='auto': at least this many epochs and at least this many optimiser steps.
 AUTO_MIN_EPOCHS = 20
 AUTO_MIN_STEPS = 1000
 AUTO_MAX_EPOCHS = 1000
+# Initial JumpReLU threshold: 0 lets every positive pre-activation through at first,
+# like a ReLU; the L0 penalty then raises each latent's threshold.
+JUMPRELU_THETA_INIT = 0.0
+
+
+def _as_tuples(value):
+    """Lists (nested) back to tuples, e.g. ``levels`` read from JSON."""
+    return tuple(_as_tuples(v) for v in value) if isinstance(value, list) else value
 
 
 class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Fit/transform/score/save logic shared by SpikeSAE and its relatives."""
 
     _parameter_constraints: dict = {
-        "sparsity": [StrOptions({"batchtopk", "topk", "relu"})],
-        "loss": [StrOptions({"msle", "mse"})],
+        "sparsity": [StrOptions(set(SPARSITIES))],
+        "loss": [StrOptions(set(LOSSES))],
         "tau": [Interval(Real, 0, None, closed="neither")],
+        "eps": [Interval(Real, 0, None, closed="neither")],
         "l1_coef": [Interval(Real, 0, None, closed="left")],
+        "l1_penalty": [StrOptions(set(L1_PENALTIES))],
+        "tanh_A": [Interval(Real, 0, None, closed="neither")],
+        "tanh_B": [Interval(Real, 0, None, closed="neither")],
+        "l1_warmup": [Interval(Real, 0, 1, closed="both")],
+        "l0_coef": [Interval(Real, 0, None, closed="left")],
+        "bandwidth": [Interval(Real, 0, None, closed="neither")],
+        "decoder_layers": ["array-like"],
+        "momentum_decay": [Interval(Real, 0, None, closed="left")],
+        "seq_len": [Interval(Integral, 1, None, closed="left")],
         "aux_coef": [Interval(Real, 0, None, closed="left")],
         "k_aux": [Interval(Integral, 1, None, closed="left"), None],
         "dead_window": [Interval(Integral, 1, None, closed="left"), None],
@@ -90,13 +113,42 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         )
         if sp.issparse(X):
             X = X.toarray()
-        if self.loss == "msle" and X.size and X.min() < 0:
+        if self.loss in NON_NEGATIVE_LOSSES and X.size and X.min() < 0:
             raise ValueError(
                 f"Negative values in data passed to {type(self).__name__} (min {X.min():.4g}): "
-                "loss='msle' compares log1p of counts and needs non-negative input. Pass "
+                f"loss={self.loss!r} models counts and needs non-negative input. Pass "
                 "spike counts (or rates), or use loss='mse' for centred/z-scored data."
             )
         return X
+
+    def _decoder_layers(self):
+        try:
+            layers = tuple(self.decoder_layers)
+        except TypeError:
+            layers = None
+        if layers is None or not all(isinstance(h, Integral) and h >= 1 for h in layers):
+            raise ValueError("decoder_layers must be a tuple of positive integers (hidden "
+                             f"sizes of a nonlinear decoder), or () for linear; got "
+                             f"{self.decoder_layers!r}.")
+        return tuple(int(h) for h in layers)
+
+    def _make_sparsifier(self):
+        return make_sparsifier(self.sparsity, self.l1_coef, self.l1_penalty, self.tanh_A,
+                               self.tanh_B, self.l0_coef, self.bandwidth)
+
+    def _module_kwargs(self, output_relu):
+        """SAEModule arguments decided by the parameters (shapes come from the data)."""
+        if self.loss == "poisson":
+            output = "softplus"  # predicted rates must be positive
+        else:
+            output = "relu" if output_relu else "identity"
+        return {
+            "subtract_decoder_bias": self.subtract_decoder_bias,
+            "output_relu": output == "relu",
+            "output": output,
+            "encoder": self._make_sparsifier().encoder,
+            "decoder_layers": self._decoder_layers(),
+        }
 
     def _to_tensor(self, X, device):
         return torch.tensor(np.asarray(X), dtype=resolve_dtype(self.dtype), device=device)
@@ -118,9 +170,12 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         d_sae = levels[-1].d
         return TrainConfig(
             levels=levels,
-            sparsifier=make_sparsifier(self.sparsity, self.l1_coef),
+            sparsifier=self._make_sparsifier(),
             loss=self.loss,
             tau=self.tau,
+            eps=self.eps,
+            momentum_decay=self.momentum_decay,
+            l1_warmup=self.l1_warmup,
             aux_coef=self.aux_coef,
             k_aux=min(d_sae, self.k_aux or max(1, n_features // 2)),
             dead_window=self.dead_window or max(1, math.ceil(steps_per_epoch / 2)),
@@ -143,18 +198,23 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         module = SAEModule(
             X_t.shape[1],
             levels[-1].d,
-            subtract_decoder_bias=self.subtract_decoder_bias,
-            output_relu=output_relu,
             generator=generator,
             dtype=X_t.dtype,
             n_levels=len(levels),
+            theta_init=JUMPRELU_THETA_INIT,
+            **self._module_kwargs(output_relu),
         )
         module.init_decoder_bias(core_init.decoder_bias(X_t.cpu(), self.decoder_bias_init, generator=generator))
         return module
 
-    def _train(self, X, reset, n_epochs=None, schedule=None):
+    def _train(self, X, reset, n_epochs=None, schedule=None, groups=None):
         """Fit from scratch (``reset``) or continue training for one epoch."""
         device = resolve_device(self.device)
+        n_rows = X.shape[0]
+        X, _ = windows(X, self.seq_len, groups, full_only=True)
+        if X.shape[0] == 0:
+            raise ValueError(f"X has {n_rows} sample(s) but no segment with seq_len="
+                             f"{self.seq_len} consecutive bins to train on.")
         n_samples, n_features = X.shape
         levels = self._levels_or_raise(n_samples, n_features)
         config, steps_per_epoch = self._train_config(levels, n_samples, n_features)
@@ -171,7 +231,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             curve_so_far, epochs_so_far = list(self.loss_curve_), self.n_iter_
         trainer = Trainer(module, config, generator, device, state)
         n_epochs = n_epochs or self._n_epochs(steps_per_epoch)
-        curve = trainer.run(X_t, n_epochs, schedule=schedule)
+        curve = trainer.run(X_t, n_epochs, schedule=schedule, sparsity_warmup=reset)
         module.eval()
         calibrate_thresholds(module, X_t, levels, config.sparsifier, INFERENCE_BATCH)
         self._store_fitted(module, levels, config.sparsifier, X_t)
@@ -189,8 +249,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         self._levels = levels
         self._sparsifier = sparsifier
         self.d_sae_ = module.d_sae
-        self.output_relu_ = module.output_relu
-        self.components_ = module.W_dec.detach().cpu().numpy().copy()
+        self._store_decoder(module)
         thresholds = module.thresholds.cpu().numpy()
         self.threshold_ = float(thresholds[-1]) if sparsifier.uses_threshold else None
         # A latent is alive if it fires at inference in any level it belongs to.
@@ -207,16 +266,32 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         self.latent_frequency_ = (counts.double() / X_t.shape[0]).cpu().numpy()
         self._level_stats = {"mean_l0": level_l0, "dead_fraction": level_dead}
 
+    def _store_decoder(self, module):
+        """``components_`` for a linear decoder; ``decoder_`` for a nonlinear one."""
+        self.output_relu_ = module.output_relu
+        if module.linear_decoder:
+            self.components_ = module.W_dec.detach().cpu().numpy().copy()
+            self.__dict__.pop("decoder_", None)
+        else:
+            self.decoder_ = standalone_decoder(module)
+            self.__dict__.pop("components_", None)
+        if module.encoder == "jumprelu":
+            self.theta_ = module.theta.detach().cpu().numpy().copy()
+
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None):
+    def fit(self, X, y=None, groups=None):
         """Train the sparse autoencoder on ``X``.
 
         Parameters
         ----------
         X : array-like or sparse matrix of shape (n_samples, n_features)
-            Binned spike counts (time bins x units), non-negative for ``loss='msle'``.
+            Binned spike counts (time bins x units), non-negative for the count losses
+            (``'msle'``, ``'msle_asym'``, ``'poisson'``).
         y : None
             Ignored; present for Pipeline and GridSearchCV compatibility.
+        groups : array-like of shape (n_samples,) or None, default=None
+            Segment label of every row (e.g. trial or recording id). With
+            ``seq_len > 1`` no window crosses a change of label. Ignored otherwise.
 
         Returns
         -------
@@ -224,10 +299,29 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             The fitted estimator.
         """
         X = self._validate_X(X, reset=True)
-        return self._train(X, reset=True)
+        return self._train(X, reset=True, groups=groups)
+
+    def fit_transform(self, X, y=None, groups=None):
+        """Fit to ``X``, then return its latent activations (``groups`` used by both).
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Binned spike counts.
+        y : None
+            Ignored.
+        groups : array-like of shape (n_samples,) or None, default=None
+            Segment labels, as in :meth:`fit`.
+
+        Returns
+        -------
+        Z : ndarray of shape (n_samples, d_sae)
+            Latent activations.
+        """
+        return self.fit(X, y, groups=groups).transform(X, groups=groups)
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def partial_fit(self, X, y=None):
+    def partial_fit(self, X, y=None, groups=None):
         """Train for one epoch over ``X``, continuing from the current state.
 
         The first call initialises the model from ``X``. Later calls keep the optimiser
@@ -241,6 +335,8 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             A chunk of binned spike counts.
         y : None
             Ignored.
+        groups : array-like of shape (n_samples,) or None, default=None
+            Segment labels, as in :meth:`fit`.
 
         Returns
         -------
@@ -249,7 +345,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         """
         first = not hasattr(self, "_module")
         X = self._validate_X(X, reset=first)
-        return self._train(X, reset=first, n_epochs=1, schedule="constant")
+        return self._train(X, reset=first, n_epochs=1, schedule="constant", groups=groups)
 
     # ------------------------------------------------------------ inference
     def _module_on(self, device):
@@ -264,9 +360,14 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         device = resolve_device(self.device)
         return X, device, self._module_on(device)
 
-    def _encode_blocks(self, X, level_index=-1):
-        """Yield ``(x_block, codes_block)`` tensor pairs for the rows of ``X``."""
+    def _encode_blocks(self, X, level_index=-1, groups=None):
+        """Yield ``(x_block, codes_block)`` tensor pairs for the rows of ``X``.
+
+        With ``seq_len > 1`` the blocks hold windows (zero-padded before each segment's
+        start), one per row of ``X``.
+        """
         X, device, module = self._inference_setup(X)
+        X = windows(X, self.seq_len, groups)
         index = level_index % len(self._levels)
         level = self._levels[index]
         with torch.inference_mode():
@@ -278,16 +379,20 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         dtype = getattr(X, "dtype", None)
         return dtype if dtype in (np.float32, np.float64) else np.float64
 
-    def transform(self, X):
+    def transform(self, X, groups=None):
         """Sparse latent activations of ``X``.
 
         Inference is row-wise: BatchTopK uses its calibrated threshold, so the code of a
-        row never depends on the other rows of the call.
+        row never depends on the other rows of the call. With ``seq_len > 1`` row ``t``
+        is coded from the window of bins ``t - seq_len + 1 .. t``; bins before the start
+        of ``X`` (or of the row's segment in ``groups``) are taken as zero.
 
         Parameters
         ----------
         X : array-like or sparse matrix of shape (n_samples, n_features)
             Binned spike counts with the units seen in ``fit``.
+        groups : array-like of shape (n_samples,) or None, default=None
+            Segment labels (``seq_len > 1`` only), as in :meth:`fit`.
 
         Returns
         -------
@@ -295,7 +400,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             Non-negative latent activations (mostly zeros).
         """
         out_dtype = self._out_dtype(X)
-        blocks = [z.cpu().numpy() for _, z in self._encode_blocks(X)]
+        blocks = [z.cpu().numpy() for _, z in self._encode_blocks(X, groups=groups)]
         return np.concatenate(blocks).astype(out_dtype, copy=False)
 
     def _check_codes(self, X):
@@ -310,7 +415,8 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         with torch.inference_mode():
             out = [module.decode(self._to_tensor(b, device)).cpu().numpy()
                    for b in iter_batches(Z, INFERENCE_BATCH)]
-        return np.concatenate(out).astype(self._out_dtype(like), copy=False)
+        out = lag_block(np.concatenate(out), self.seq_len, 0)
+        return out.astype(self._out_dtype(like), copy=False)
 
     def inverse_transform(self, X):
         """Reconstruct spike counts from latent activations.
@@ -323,7 +429,10 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         Returns
         -------
         X_hat : ndarray of shape (n_samples, n_features)
-            ``X @ components_ + decoder bias`` (with a ReLU when ``output_relu_``).
+            ``X @ components_ + decoder bias`` through the output link (ReLU when
+            ``output_relu_``, softplus for ``loss='poisson'``), or the nonlinear
+            decoder's output. With ``seq_len > 1``, the reconstruction of each window's
+            own (last) bin.
         """
         check_is_fitted(self)
         Z = self._check_codes(X)
@@ -334,26 +443,63 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             )
         return self._decode(Z, X)
 
-    def _reconstruct(self, X, level_index=-1):
+    def _reconstruct(self, X, level_index=-1, groups=None, window=False):
+        """Reconstruction through a level's code: of each row's own bin, or its window."""
         out_dtype = self._out_dtype(X)
         module = self._module
-        blocks = [module.decode(z).cpu().numpy() for _, z in self._encode_blocks(X, level_index)]
-        return np.concatenate(blocks).astype(out_dtype, copy=False)
+        blocks = [module.decode(z).cpu().numpy()
+                  for _, z in self._encode_blocks(X, level_index, groups)]
+        out = np.concatenate(blocks)
+        out = out if window else lag_block(out, self.seq_len, 0)
+        return out.astype(out_dtype, copy=False)
 
-    def reconstruct(self, X):
+    def reconstruct(self, X, groups=None):
         """Reconstruction of ``X`` through the sparse code (``inverse_transform(transform(X))``).
 
         Parameters
         ----------
         X : array-like or sparse matrix of shape (n_samples, n_features)
             Binned spike counts.
+        groups : array-like of shape (n_samples,) or None, default=None
+            Segment labels (``seq_len > 1`` only), as in :meth:`fit`.
 
         Returns
         -------
         X_hat : ndarray of shape (n_samples, n_features)
-            Reconstructed counts.
+            Reconstructed counts (of each row's own bin when ``seq_len > 1``).
         """
-        return self._reconstruct(X)
+        return self._reconstruct(X, groups=groups)
+
+    def score_lags(self, X, groups=None):
+        """Explained variance of the reconstruction at every lag of the window.
+
+        Only rows whose whole window lies inside ``X`` (and its segment) are scored, so
+        zero padding never enters a score.
+
+        Parameters
+        ----------
+        X : array-like or sparse matrix of shape (n_samples, n_features)
+            Binned spike counts (held-out time, to judge a model).
+        groups : array-like of shape (n_samples,) or None, default=None
+            Segment labels, as in :meth:`fit`.
+
+        Returns
+        -------
+        scores : ndarray of shape (seq_len,)
+            ``scores[lag]``: pooled explained variance of bin ``t - lag`` reconstructed
+            from the window ending at ``t`` (``lag=0`` is the window's own bin).
+        """
+        check_is_fitted(self)
+        X_dense = self._validate_X(X, reset=False)
+        X_hat = self._reconstruct(X_dense, groups=groups, window=True)
+        observed, rows = windows(X_dense, self.seq_len, groups, full_only=True)
+        if rows.size == 0:
+            raise ValueError(f"X has no full window of seq_len={self.seq_len} bins to score.")
+        return np.array([
+            explained_variance(lag_block(observed, self.seq_len, lag).astype(np.float64),
+                               lag_block(X_hat[rows], self.seq_len, lag))
+            for lag in range(self.seq_len)
+        ])
 
     def score(self, X, y=None):
         """Pooled explained variance of the reconstruction of ``X``.
@@ -385,7 +531,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         tags.input_tags.sparse = True
-        tags.input_tags.positive_only = self.loss == "msle"
+        tags.input_tags.positive_only = self.loss in NON_NEGATIVE_LOSSES
         tags.transformer_tags.preserves_dtype = ["float64", "float32"]
         # CUDA kernels (scatter/index_add, atomics) are not bit-reproducible.
         tags.non_deterministic = self.device == "cuda"
@@ -460,26 +606,27 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         config, tensors = _persistence.load(path)
         if config.get("class") != cls.__name__:
             raise ValueError(f"{path} holds a {config.get('class')!r}, not a {cls.__name__}.")
-        params = dict(config["params"])
+        defaults = cls().get_params(deep=False)
+        # JSON has no tuples: give back the tuple form where the default is a tuple.
+        params = {k: _as_tuples(v) if isinstance(defaults.get(k), tuple) else v
+                  for k, v in config["params"].items()}
         if device is not None:
             params["device"] = device
         est = cls(**params)
         fitted = config["fitted"]
-        mcfg = fitted["module"]
-        n_levels, d, n = mcfg["n_levels"], mcfg["d_sae"], mcfg["n_features"]
-        _persistence.expect_shapes(tensors, {
-            "W_enc": (n, d), "W_dec": (d, n), "b_enc": (d,), "b_dec": (n,),
-            "thresholds": (n_levels,), "latent_frequency": (d,),
-        })
-        module = SAEModule(n, d, subtract_decoder_bias=mcfg["subtract_decoder_bias"],
-                           output_relu=mcfg["output_relu"], generator=torch.Generator(),
-                           dtype=resolve_dtype(est.dtype), n_levels=n_levels)
+        mcfg = dict(fitted["module"])
+        n, d = mcfg.pop("n_features"), mcfg.pop("d_sae")
+        module = SAEModule(n, d, generator=torch.Generator(), dtype=resolve_dtype(est.dtype),
+                           **mcfg)
+        expected = {k: tuple(v.shape) for k, v in module.state_dict().items()}
+        expected["latent_frequency"] = (d,)
+        _persistence.expect_shapes(tensors, expected)
         freq = tensors.pop("latent_frequency")
-        module.load_state_dict({k: v.to(getattr(module, k).dtype) for k, v in tensors.items()})
+        module.load_state_dict({k: v.to(module.state_dict()[k].dtype) for k, v in tensors.items()})
         module.eval()
         levels = tuple(Level(int(a), int(b), float(c)) for a, b, c in fitted["levels"])
         est._module, est._levels = module, levels
-        est._sparsifier = make_sparsifier(est.sparsity, est.l1_coef)
+        est._sparsifier = est._make_sparsifier()
         est._train_state = TrainState(extra={"rng_state": torch.Generator().get_state()})
         for name in ("n_features_in_", "d_sae_", "n_iter_", "n_steps_", "loss_curve_",
                      "dead_fraction_", "mean_l0_"):
@@ -488,8 +635,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         est._set_level_attributes()
         if "feature_names_in_" in fitted:
             est.feature_names_in_ = np.asarray(fitted["feature_names_in_"], dtype=object)
-        est.output_relu_ = module.output_relu
-        est.components_ = module.W_dec.detach().numpy().copy()
+        est._store_decoder(module)
         est.threshold_ = float(module.thresholds[-1]) if est._sparsifier.uses_threshold else None
         est.latent_frequency_ = freq.double().numpy()
         return est

@@ -65,9 +65,10 @@ class MatryoshkaSAE(_BaseSAE):
         step draws each inner level's size uniformly between just above the previous
         level's (drawn) size and its nominal size, so that no single cut point is
         privileged; inference and scoring use the nominal sizes.
-    sparsity, loss, tau, l1_coef, aux_coef, k_aux, dead_window, decoder_bias_init, \
-subtract_decoder_bias, output_relu, optimizer, lr, lr_schedule, batch_size, n_epochs, \
-device, dtype, random_state, verbose
+    sparsity, loss, tau, l1_coef, l1_penalty, tanh_A, tanh_B, l1_warmup, l0_coef, \
+bandwidth, eps, decoder_layers, seq_len, aux_coef, k_aux, dead_window, decoder_bias_init, \
+subtract_decoder_bias, output_relu, optimizer, momentum_decay, lr, lr_schedule, \
+batch_size, n_epochs, device, dtype, random_state, verbose
         As for :class:`~sklearn_mini.SpikeSAE`. With ``'batchtopk'`` each level keeps the
         ``k_l * batch_size`` largest pre-activations of its prefix during training and
         has its own calibrated inference threshold. The auxiliary dead-latent loss works
@@ -121,6 +122,15 @@ n_features_in_, feature_names_in_
         tau=1.0,
         *,
         l1_coef=1e-3,
+        l1_penalty="standard",
+        tanh_A=1.0,
+        tanh_B=1.0,
+        l1_warmup=0.0,
+        l0_coef=1e-4,
+        bandwidth=0.05,
+        eps=1e-8,
+        decoder_layers=(),
+        seq_len=1,
         aux_coef=1 / 32,
         k_aux=None,
         dead_window=None,
@@ -128,6 +138,7 @@ n_features_in_, feature_names_in_
         subtract_decoder_bias=True,
         output_relu="auto",
         optimizer="adam",
+        momentum_decay=4e-3,
         lr=5e-3,
         lr_schedule="cosine_cycle",
         batch_size=1024,
@@ -144,6 +155,15 @@ n_features_in_, feature_names_in_
         self.loss = loss
         self.tau = tau
         self.l1_coef = l1_coef
+        self.l1_penalty = l1_penalty
+        self.tanh_A = tanh_A
+        self.tanh_B = tanh_B
+        self.l1_warmup = l1_warmup
+        self.l0_coef = l0_coef
+        self.bandwidth = bandwidth
+        self.eps = eps
+        self.decoder_layers = decoder_layers
+        self.seq_len = seq_len
         self.aux_coef = aux_coef
         self.k_aux = k_aux
         self.dead_window = dead_window
@@ -151,6 +171,7 @@ n_features_in_, feature_names_in_
         self.subtract_decoder_bias = subtract_decoder_bias
         self.output_relu = output_relu
         self.optimizer = optimizer
+        self.momentum_decay = momentum_decay
         self.lr = lr
         self.lr_schedule = lr_schedule
         self.batch_size = batch_size

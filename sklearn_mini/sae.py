@@ -34,22 +34,64 @@ class SpikeSAE(_BaseSAE):
     topk : int, default=8
         Active latents per sample for ``'topk'``; mean active latents per sample for
         ``'batchtopk'``. Ignored by ``'relu'``.
-    sparsity : {'batchtopk', 'topk', 'relu'}, default='batchtopk'
+    sparsity : {'batchtopk', 'topk', 'relu', 'jumprelu', 'gated'}, default='batchtopk'
         * ``'batchtopk'``: during training keep the ``topk * batch_size`` largest
           pre-activations of the batch (busy bins may use more latents than quiet
           ones); at inference keep every pre-activation above ``threshold_``, a single
           threshold calibrated after training so that the mean L0 on the training data
           equals ``topk``.
         * ``'topk'``: keep the ``topk`` largest pre-activations of every sample.
-        * ``'relu'``: ReLU with an L1 penalty of weight ``l1_coef``.
-    loss : {'msle', 'mse'}, default='msle'
+        * ``'relu'``: ReLU with an L1-type penalty (``l1_penalty``) of weight ``l1_coef``.
+        * ``'jumprelu'``: ``z = pre * H(pre - theta)`` with a trained threshold per
+          latent (``theta_``), an L0 penalty of weight ``l0_coef`` and straight-through
+          gradients of kernel width ``bandwidth``.
+        * ``'gated'``: a gate path decides which latents are on, a magnitude path with
+          the same directions how much; L1 of weight ``l1_coef`` on the gate plus the
+          gate's own reconstruction through a frozen decoder.
+
+        ``topk`` is used by the first two only.
+    loss : {'msle', 'mse', 'poisson', 'msle_asym'}, default='msle'
         Reconstruction loss, averaged over all elements.
-        ``'msle'``: ``mean((tau * log1p(x_hat) - log1p(x))**2)``, which needs
-        non-negative input; ``'mse'``: ``mean((x_hat - x)**2)``.
+        ``'msle'``: ``mean((tau * log1p(x_hat) - log1p(x))**2)``;
+        ``'msle_asym'``: ``mean(w * (log1p(x_hat) - log1p(x))**2)`` with ``w = tau`` for
+        under-estimates and 1 for over-estimates;
+        ``'poisson'``: the Poisson KL divergence
+        ``mean(x_hat - x + x * (log(x + eps) - log(x_hat + eps)))`` with a softplus output,
+        so predicted rates are positive; ``'mse'``: ``mean((x_hat - x)**2)``. All but
+        ``'mse'`` need non-negative input.
     tau : float, default=1.0
-        Scale of the log-prediction in ``'msle'`` (1 is the symmetric MSLE).
+        ``'msle'``: scale of the log-prediction (1 is the symmetric MSLE).
+        ``'msle_asym'``: weight of under-estimates (> 1 penalises missed spikes more).
     l1_coef : float, default=1e-3
-        Weight of the L1 penalty ``mean_samples(sum_j z_j)`` for ``sparsity='relu'``.
+        Weight of the sparsity penalty of ``'relu'`` and ``'gated'``.
+    l1_penalty : {'standard', 'decoder_norm', 'tanh'}, default='standard'
+        ``'relu'`` only. ``'standard'``: ``sum_j z_j`` with unit-norm atoms;
+        ``'decoder_norm'``: ``sum_j z_j ||d_j||`` with an unconstrained decoder;
+        ``'tanh'``: ``sum_j (tanh_A / tanh_B) tanh(tanh_B z_j ||d_j||)``, unconstrained.
+    tanh_A, tanh_B : float, default=1.0
+        Scale and saturation of the ``'tanh'`` penalty.
+    l1_warmup : float, default=0.0
+        Fraction of the fit's optimiser steps over which the sparsity coefficient
+        (``l1_coef`` or ``l0_coef``) ramps linearly from 0. Not applied by
+        ``partial_fit``.
+    l0_coef : float, default=1e-4
+        Weight of the L0 penalty of ``'jumprelu'`` (suits input scaled to [0, 1]).
+    bandwidth : float, default=0.05
+        Width of the rectangle kernel of the JumpReLU straight-through gradients, in
+        pre-activation units (thresholds start at 0).
+    eps : float, default=1e-8
+        ``'poisson'``: added inside the logs, so zero counts and rates stay finite.
+    decoder_layers : tuple of int, default=()
+        Hidden sizes of a nonlinear (ReLU MLP) decoder, for features embedded
+        nonlinearly in the spikes. ``()`` is the linear decoder. A nonlinear decoder has
+        no atoms: ``components_`` is then absent and ``decoder_`` holds the decoder; the
+        auxiliary dead-latent loss (which needs a linear decoder) is not used.
+    seq_len : int, default=1
+        Bins per sample. With ``seq_len > 1`` each sample is the window of ``seq_len``
+        consecutive bins ending at a row, and the SAE reconstructs the whole window
+        (see :meth:`score_lags`). Training uses the windows inside each segment
+        (``groups``); ``transform`` returns one row per input row, the bins before a
+        segment's start taken as zero.
     aux_coef : float, default=1/32
         Weight of the auxiliary dead-latent loss: the detached residual ``x - x_hat`` is
         reconstructed from the top ``k_aux`` pre-activations of dead latents, decoded
@@ -69,6 +111,8 @@ class SpikeSAE(_BaseSAE):
         the training data has no negative value; the choice is in ``output_relu_``.
     optimizer : {'adam', 'nadam', 'adamw'}, default='adam'
         Optimiser (torch defaults besides the learning rate).
+    momentum_decay : float, default=4e-3
+        NAdam's momentum decay ``psi`` (ignored by the other optimisers).
     lr : float, default=5e-3
         Peak learning rate.
     lr_schedule : {'cosine_cycle', 'constant'}, default='cosine_cycle'
@@ -94,8 +138,14 @@ class SpikeSAE(_BaseSAE):
 
     Attributes
     ----------
-    components_ : ndarray of shape (d_sae, n_features)
-        Decoder atoms (unit L2 norm): the population pattern of each latent.
+    components_ : ndarray of shape (d_sae, n_features * seq_len)
+        Decoder atoms: the population pattern of each latent (unit L2 norm except with
+        ``l1_penalty`` ``'decoder_norm'`` or ``'tanh'``). Absent with ``decoder_layers``.
+    decoder_ : torch.nn.Sequential
+        Only with ``decoder_layers``: a CPU copy of the nonlinear decoder, latent codes
+        to reconstruction.
+    theta_ : ndarray of shape (d_sae,)
+        Only with ``sparsity='jumprelu'``: the per-latent thresholds.
     threshold_ : float or None
         Calibrated BatchTopK inference threshold (``None`` for other sparsities).
     d_sae_ : int
@@ -113,7 +163,7 @@ class SpikeSAE(_BaseSAE):
     latent_frequency_ : ndarray of shape (d_sae,)
         Fraction of training samples on which each latent fires.
     output_relu_ : bool
-        Whether reconstructions pass through a ReLU.
+        Whether reconstructions pass through a ReLU (``loss='poisson'`` uses a softplus).
     n_features_in_ : int
         Number of units seen during ``fit``.
     feature_names_in_ : ndarray of shape (n_features,)
@@ -128,6 +178,10 @@ class SpikeSAE(_BaseSAE):
     ----------
     Gao et al. (2024), "Scaling and evaluating sparse autoencoders", arXiv:2406.04093.
     Bussmann, Leask and Nanda (2024), "BatchTopK sparse autoencoders", arXiv:2412.06410.
+    Rajamanoharan et al. (2024), "Jumping ahead: improving reconstruction fidelity with
+    JumpReLU sparse autoencoders", arXiv:2407.14435.
+    Rajamanoharan et al. (2024), "Improving dictionary learning with gated sparse
+    autoencoders", arXiv:2404.16014.
 
     Examples
     --------
@@ -155,6 +209,15 @@ class SpikeSAE(_BaseSAE):
         tau=1.0,
         *,
         l1_coef=1e-3,
+        l1_penalty="standard",
+        tanh_A=1.0,
+        tanh_B=1.0,
+        l1_warmup=0.0,
+        l0_coef=1e-4,
+        bandwidth=0.05,
+        eps=1e-8,
+        decoder_layers=(),
+        seq_len=1,
         aux_coef=1 / 32,
         k_aux=None,
         dead_window=None,
@@ -162,6 +225,7 @@ class SpikeSAE(_BaseSAE):
         subtract_decoder_bias=True,
         output_relu="auto",
         optimizer="adam",
+        momentum_decay=4e-3,
         lr=5e-3,
         lr_schedule="cosine_cycle",
         batch_size=1024,
@@ -177,6 +241,15 @@ class SpikeSAE(_BaseSAE):
         self.loss = loss
         self.tau = tau
         self.l1_coef = l1_coef
+        self.l1_penalty = l1_penalty
+        self.tanh_A = tanh_A
+        self.tanh_B = tanh_B
+        self.l1_warmup = l1_warmup
+        self.l0_coef = l0_coef
+        self.bandwidth = bandwidth
+        self.eps = eps
+        self.decoder_layers = decoder_layers
+        self.seq_len = seq_len
         self.aux_coef = aux_coef
         self.k_aux = k_aux
         self.dead_window = dead_window
@@ -184,6 +257,7 @@ class SpikeSAE(_BaseSAE):
         self.subtract_decoder_bias = subtract_decoder_bias
         self.output_relu = output_relu
         self.optimizer = optimizer
+        self.momentum_decay = momentum_decay
         self.lr = lr
         self.lr_schedule = lr_schedule
         self.batch_size = batch_size

@@ -94,3 +94,15 @@ def test_matryoshka_cuda_matches_cpu_per_level(data):
     for level, k in enumerate((2, 4)):
         l0 = np.count_nonzero(gpu.transform_level(data, level), axis=1).mean()
         assert abs(l0 - k) <= 0.05 * k
+
+
+@pytest.mark.parametrize("params", [
+    dict(sparsity="jumprelu", loss="poisson"), dict(sparsity="gated", loss="msle_asym", tau=2.0),
+    dict(sparsity="relu", l1_penalty="tanh", decoder_layers=(16,)), dict(seq_len=3, topk=3),
+])
+def test_design_space_options_on_cuda_match_cpu(data, params):
+    common = dict(d_sae=48, n_epochs=10, random_state=0, **params)
+    gpu = SpikeSAE(device="cuda", **common).fit(data)
+    cpu = SpikeSAE(device="cpu", **common).fit(data)
+    assert gpu.loss_curve_[0] == pytest.approx(cpu.loss_curve_[0], rel=1e-3)
+    assert abs(gpu.score(data) - cpu.score(data)) < 0.03

@@ -8,6 +8,7 @@ import torch
 
 from sklearn_mini._core import losses
 from sklearn_mini._core.model import SAEModule
+from sklearn_mini._core.penalties import jumprelu, l0_penalty, l1_penalty
 from sklearn_mini._core.schedules import cosine_cycle_lr
 from sklearn_mini._core.sparsity import (
     BatchTopK,
@@ -211,7 +212,93 @@ def test_topk_and_batchtopk_codes():
 def test_relu_l1_penalty_hand_value():
     z = ReLUL1(0.5).train_codes(torch.tensor([[1.0, -2.0, 3.0], [0.0, 2.0, -1.0]]))
     # mean over samples of sum_j z_j = (4 + 2) / 2 = 3; times l1_coef 0.5
-    assert ReLUL1(0.5).penalty(z).item() == pytest.approx(1.5)
+    assert l1_penalty(z, torch.ones(3)).item() == pytest.approx(3.0)
+
+
+def test_l1_penalty_variants_hand_values():
+    z = torch.tensor([[1.0, 0.0, 3.0], [0.0, 2.0, 0.0]], dtype=torch.float64)
+    norms = torch.tensor([2.0, 0.5, 1.0], dtype=torch.float64)
+    # decoder_norm: ((1*2 + 3*1) + (2*0.5)) / 2 = 3
+    assert l1_penalty(z, norms, "decoder_norm").item() == pytest.approx(3.0)
+    # tanh with A=2, B=0.5: (A/B) tanh(B * z_j ||d_j||) summed, averaged over samples
+    by_hand = 4 * (math.tanh(0.5 * 2) + math.tanh(0.5 * 3) + math.tanh(0.5 * 1)) / 2
+    assert l1_penalty(z, norms, "tanh", 2.0, 0.5).item() == pytest.approx(by_hand)
+    # standard ignores the norms (atoms are unit norm there)
+    assert l1_penalty(z, norms, "standard").item() == pytest.approx(3.0)
+
+
+def test_poisson_loss_hand_value():
+    rate = torch.tensor([[2.0, 0.5]], dtype=torch.float64)
+    x = torch.tensor([[1.0, 0.0]], dtype=torch.float64)
+    # (2 - 1 + 1*log(1/2)) + (0.5 - 0 + 0) over 2 elements
+    by_hand = ((1 - math.log(2)) + 0.5) / 2
+    assert losses.poisson(rate, x, eps=0.0).item() == pytest.approx(by_hand)
+    assert losses.poisson(x.clamp_min(0), x, eps=1e-8).item() == pytest.approx(0.0, abs=1e-7)
+    zero = losses.poisson(torch.zeros(3, 2), torch.zeros(3, 2))
+    assert torch.isfinite(zero) and zero.item() == 0.0
+
+
+def test_msle_asym_hand_value():
+    x = torch.tensor([[1.0, 1.0]], dtype=torch.float64)
+    x_hat = torch.tensor([[0.0, 3.0]], dtype=torch.float64)
+    under, over = math.log(1) - math.log(2), math.log(4) - math.log(2)
+    by_hand = (3.0 * under**2 + over**2) / 2
+    assert losses.msle_asym(x_hat, x, tau=3.0).item() == pytest.approx(by_hand)
+    assert losses.msle_asym(x_hat, x, tau=1.0).item() == pytest.approx(losses.msle(x_hat, x).item())
+
+
+def test_jumprelu_pseudo_derivatives_hand_values():
+    pre = torch.tensor([[0.52, 0.30, 0.90]], dtype=torch.float64, requires_grad=True)
+    theta = torch.tensor([0.5, 0.5, 0.5], dtype=torch.float64, requires_grad=True)
+    z = jumprelu(pre, theta, 0.1)
+    assert z.tolist() == [[0.52, 0.0, 0.90]]
+    z.sum().backward()
+    # only latent 0 is within eps/2 of its threshold: dz/dtheta = -(theta/eps) = -5
+    assert theta.grad.tolist() == pytest.approx([-5.0, 0.0, 0.0])
+    assert pre.grad.tolist() == [[1.0, 0.0, 1.0]]
+    theta.grad = None
+    l0_penalty(pre, theta, 0.1).backward()
+    assert theta.grad.tolist() == pytest.approx([-10.0, 0.0, 0.0])  # -(1/eps) K
+
+
+def _smoothed_step(u, eps):
+    """The rectangle kernel's CDF: the step the pseudo-derivatives differentiate."""
+    return (u / eps + 0.5).clamp(0.0, 1.0)
+
+
+def test_jumprelu_theta_gradient_matches_finite_difference_of_smoothed_objective():
+    gen = torch.Generator().manual_seed(0)
+    eps = 1e-3
+    pre = torch.rand(400, 6, generator=gen, dtype=torch.float64)
+    theta = torch.linspace(0.3, 0.7, 6, dtype=torch.float64)
+    # A linear functional of the codes checks the local derivative dz/dtheta (the chain
+    # rule multiplies it by whatever upstream gradient a loss supplies).
+    weight = torch.rand(400, 6, generator=gen, dtype=torch.float64) - 0.25
+    # Put many pre-activations inside the kernel window so the gradient is not trivial.
+    pre[:100] = theta + (torch.rand(100, 6, generator=gen, dtype=torch.float64) - 0.5) * 0.8 * eps
+
+    def smoothed(th):
+        step = _smoothed_step(pre - th, eps)
+        return (weight * pre * step).sum(), step.sum(-1).mean()
+
+    th = theta.clone().requires_grad_(True)
+    recon = (weight * jumprelu(pre, th, eps)).sum()
+    g_recon = torch.autograd.grad(recon, th)[0]
+    g_l0 = torch.autograd.grad(l0_penalty(pre, th, eps), th)[0]
+    h = 1e-7
+    for j in range(6):
+        up, down = theta.clone(), theta.clone()
+        up[j] += h
+        down[j] -= h
+        (r_up, l_up), (r_down, l_down) = smoothed(up), smoothed(down)
+        fd_l0 = (l_up - l_down) / (2 * h)
+        # The L0 pseudo-derivative is exactly the smoothed step's derivative.
+        assert g_l0[j].item() == pytest.approx(fd_l0.item(), rel=1e-6)
+        # JumpReLU's uses theta/eps for the jump height where the smoothed objective has
+        # pre/eps; inside the window |pre - theta| < eps/2, so they agree to eps/theta.
+        fd_recon = (r_up - r_down) / (2 * h)
+        assert g_recon[j].item() == pytest.approx(fd_recon.item(), rel=eps / theta[j].item())
+        assert abs(g_recon[j].item()) > 1.0
 
 
 # ----------------------------------------------------------------------- metrics

@@ -155,4 +155,5 @@ def test_save_load_and_pickle_identical(fitted, data, tmp_path):
                                       fitted.transform_level(data, 0))
         np.testing.assert_array_equal(again.level_dead_fractions_, fitted.level_dead_fractions_)
         assert again.level_slices_ == fitted.level_slices_
+        assert again.get_params() == fitted.get_params()
         np.testing.assert_array_equal(again.thresholds_, fitted.thresholds_)

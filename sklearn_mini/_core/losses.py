@@ -26,13 +26,44 @@ def msle(x_hat, x, tau=1.0):
     return (tau * log_hat - torch.log1p(x)).pow(2).mean()
 
 
-def reconstruction_loss(name, x_hat, x, tau=1.0):
+def msle_asym(x_hat, x, tau=1.0):
+    """Asymmetric squared log error: under-estimates weigh ``tau``, over-estimates 1.
+
+    With ``d = log1p(x_hat) - log1p(x)`` (``x_hat`` clamped to ``MSLE_FLOOR``):
+    ``mean(w * d**2)`` with ``w = tau`` where ``d < 0`` and ``w = 1`` elsewhere. ``tau > 1``
+    penalises missing spikes more than extra ones (the seed notes' asymmetric penalty).
+    """
+    d = torch.log1p(x_hat.clamp_min(MSLE_FLOOR)) - torch.log1p(x)
+    weight = torch.where(d < 0, torch.as_tensor(tau, dtype=d.dtype, device=d.device), 1.0)
+    return (weight * d.pow(2)).mean()
+
+
+def poisson(rate, x, eps=1e-8):
+    """Poisson KL divergence between observed counts ``x`` and predicted rates ``rate``.
+
+    ``mean(rate - x + x * (log(x + eps) - log(rate + eps)))``: the generalised
+    Kullback-Leibler (I-)divergence, half the Poisson deviance, zero exactly when
+    ``rate == x``. ``x * log(.)`` is 0 where ``x == 0`` (``xlogy``), and ``eps`` keeps
+    the log finite for a zero predicted rate. ``rate`` must be non-negative (the
+    model's softplus output guarantees it).
+    """
+    return (rate - x + torch.xlogy(x, x + eps) - torch.xlogy(x, rate + eps)).mean()
+
+
+LOSSES = ("msle", "mse", "poisson", "msle_asym")
+
+
+def reconstruction_loss(name, x_hat, x, tau=1.0, eps=1e-8):
     """Dispatch to the reconstruction loss named by the estimator's ``loss``."""
     if name == "mse":
         return mse(x_hat, x)
     if name == "msle":
         return msle(x_hat, x, tau)
-    raise ValueError(f"Unknown loss {name!r}; expected 'mse' or 'msle'.")
+    if name == "msle_asym":
+        return msle_asym(x_hat, x, tau)
+    if name == "poisson":
+        return poisson(x_hat, x, eps)
+    raise ValueError(f"Unknown loss {name!r}; expected one of {LOSSES}.")
 
 
 def aux_loss(residual, residual_hat):

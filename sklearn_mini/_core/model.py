@@ -1,7 +1,19 @@
-"""The sparse autoencoder module: linear encoder, sparse codes, unit-norm linear decoder."""
+"""The sparse autoencoder module: encoder, sparse codes, decoder with unit-norm atoms."""
+
+import math
 
 import torch
 from torch import nn
+from torch.nn import functional as F
+
+ENCODERS = ("linear", "jumprelu", "gated")
+OUTPUTS = ("identity", "relu", "softplus")
+
+
+def inverse_softplus(y):
+    """``x`` with ``softplus(x) = y`` (``y`` clamped to at least 1e-4)."""
+    y = torch.as_tensor(y, dtype=torch.float64).clamp_min(1e-4)
+    return y + torch.log(-torch.expm1(-y))
 
 
 class SAEModule(nn.Module):
@@ -15,27 +27,73 @@ class SAEModule(nn.Module):
         Subtract ``b_dec`` from the input before encoding (centres the data on the
         reconstruction's offset, Bricken et al. 2023).
     output_relu : bool
-        Apply a ReLU to reconstructions (spike counts are non-negative).
+        Apply a ReLU to reconstructions (spike counts are non-negative). Ignored when
+        ``output='softplus'``.
     generator : torch.Generator
         The estimator's private generator (CPU), used for the initial weights.
     dtype : torch.dtype
+    n_levels : int
+        Number of nested levels (one calibrated threshold each).
+    encoder : {'linear', 'jumprelu', 'gated'}
+        ``'jumprelu'`` adds a trained threshold ``theta`` per latent (initialised at
+        ``theta_init``); ``'gated'`` adds the magnitude path's per-latent log-scale
+        ``r_mag`` and bias ``b_mag`` (the gate uses ``W_enc``, ``b_enc``).
+    decoder_layers : tuple of int
+        Hidden sizes of a nonlinear decoder. Empty: the linear decoder ``z @ W_dec``.
+        Otherwise ``W_dec`` (d_sae x first hidden size) is the first layer, followed by
+        ReLU and linear layers, the last one to ``n_features`` without bias.
+    output : {'identity', 'relu', 'softplus'} or None
+        Link applied to the decoder output; ``None`` means ``'relu'`` if
+        ``output_relu`` else ``'identity'``. ``'softplus'`` keeps predicted rates
+        positive (Poisson loss).
     """
 
     def __init__(self, n_features, d_sae, *, subtract_decoder_bias, output_relu,
-                 generator, dtype=torch.float32, n_levels=1):
+                 generator, dtype=torch.float32, n_levels=1, encoder="linear",
+                 decoder_layers=(), output=None, theta_init=0.0):
         super().__init__()
         self.n_features = n_features
         self.d_sae = d_sae
         self.subtract_decoder_bias = bool(subtract_decoder_bias)
-        self.output_relu = bool(output_relu)
+        self.output = output or ("relu" if output_relu else "identity")
+        self.output_relu = self.output == "relu"
+        self.encoder = encoder
+        self.decoder_layers = tuple(int(h) for h in decoder_layers)
+        width = self.decoder_layers[0] if self.decoder_layers else n_features
         # Random unit-norm atoms; the encoder starts as the decoder's transpose
         # ("tied initialisation", Gao et al. 2024), which greatly reduces dead latents.
-        w_dec = torch.randn(d_sae, n_features, generator=generator, dtype=torch.float64)
+        w_dec = torch.randn(d_sae, width, generator=generator, dtype=torch.float64)
         w_dec /= w_dec.norm(dim=1, keepdim=True).clamp_min(1e-12)
         self.W_dec = nn.Parameter(w_dec.to(dtype))
-        self.W_enc = nn.Parameter(w_dec.T.clone().to(dtype))
+        if self.decoder_layers:  # no transpose to tie to: independent unit-norm columns
+            w_enc = torch.randn(n_features, d_sae, generator=generator, dtype=torch.float64)
+            w_enc /= w_enc.norm(dim=0, keepdim=True).clamp_min(1e-12)
+        else:
+            w_enc = w_dec.T.clone()
+        self.W_enc = nn.Parameter(w_enc.to(dtype))
         self.b_enc = nn.Parameter(torch.zeros(d_sae, dtype=dtype))
         self.b_dec = nn.Parameter(torch.zeros(n_features, dtype=dtype))
+        if encoder == "jumprelu":
+            self.theta = nn.Parameter(torch.full((d_sae,), float(theta_init), dtype=dtype))
+        elif encoder == "gated":
+            self.r_mag = nn.Parameter(torch.zeros(d_sae, dtype=dtype))
+            self.b_mag = nn.Parameter(torch.zeros(d_sae, dtype=dtype))
+        elif encoder != "linear":
+            raise ValueError(f"Unknown encoder {encoder!r}; expected one of {ENCODERS}.")
+        if self.decoder_layers:
+            self.hidden_bias = nn.Parameter(torch.zeros(width, dtype=dtype))
+            # Layers after the first: ReLU then linear (the last one without bias, b_dec
+            # is the output offset). He-uniform weights from the estimator's generator
+            # (nn.Linear would draw from torch's global generator).
+            sizes = [*self.decoder_layers, n_features]
+            self.hidden_weights = nn.ParameterList()
+            self.hidden_biases = nn.ParameterList()
+            for a, b in zip(sizes, sizes[1:]):
+                bound = math.sqrt(6.0 / a)
+                w = torch.rand(b, a, generator=generator, dtype=torch.float64) * 2 * bound - bound
+                self.hidden_weights.append(nn.Parameter(w.to(dtype)))
+            for b in sizes[1:-1]:
+                self.hidden_biases.append(nn.Parameter(torch.zeros(b, dtype=dtype)))
         # One calibrated inference threshold per level (BatchTopK); 0 otherwise.
         self.register_buffer("thresholds", torch.zeros(n_levels, dtype=torch.float64))
 
@@ -46,20 +104,47 @@ class SAEModule(nn.Module):
             "d_sae": self.d_sae,
             "subtract_decoder_bias": self.subtract_decoder_bias,
             "output_relu": self.output_relu,
+            "output": self.output,
             "n_levels": int(self.thresholds.numel()),
+            "encoder": self.encoder,
+            "decoder_layers": list(self.decoder_layers),
         }
+
+    @property
+    def linear_decoder(self):
+        return not self.decoder_layers
 
     # Both maps compute in the dtype of their input (a no-op cast for the usual case of
     # input in the parameters' dtype), so float64 checks can run on a float32 model.
     def pre_activations(self, x, d=None):
-        """Encoder pre-activations of latents ``[0, d)`` (all latents when ``d`` is None)."""
-        w, b = (self.W_enc, self.b_enc) if d is None else (self.W_enc[:, :d], self.b_enc[:d])
+        """Encoder pre-activations of latents ``[0, d)`` (all latents when ``d`` is None).
+
+        Samples x latents; the gated encoder returns samples x latents x 2 (gate,
+        magnitude). Both paths share one product: ``(x - b_dec) @ W_enc`` scaled per
+        latent by ``exp(r_mag)`` is the magnitude path's ``(x - b_dec) @ (W_enc * exp(r_mag))``.
+        """
+        d = self.d_sae if d is None else d
+        w, b = self.W_enc[:, :d].to(x.dtype), self.b_enc[:d].to(x.dtype)
         if self.subtract_decoder_bias:
-            x = x - self.b_dec.to(x.dtype)
-        return torch.addmm(b.to(x.dtype), x, w.to(x.dtype))
+            x = x - self.input_offset().to(x.dtype)
+        if self.encoder != "gated":
+            return torch.addmm(b, x, w)
+        projection = x @ w
+        gate = projection + b
+        mag = projection * self.r_mag[:d].to(x.dtype).exp() + self.b_mag[:d].to(x.dtype)
+        return torch.stack([gate, mag], dim=-1)
+
+    def input_offset(self):
+        """What the zero code predicts, subtracted from the input before encoding.
+
+        ``b_dec`` itself for the identity and ReLU links (the usual pre-encoder bias);
+        ``softplus(b_dec)`` for the softplus link, whose ``b_dec`` lives in log-rate-like
+        units and must not be subtracted from counts.
+        """
+        return F.softplus(self.b_dec) if self.output == "softplus" else self.b_dec
 
     def block_decoder_bias_grad(self, pre):
-        """``pre`` with the same values but no gradient path to ``b_dec``.
+        """``pre`` (samples x latents) with the same values but no gradient path to ``b_dec``.
 
         With ``subtract_decoder_bias`` the pre-activations depend on ``b_dec`` through
         ``(x - b_dec) @ W_enc``. Adding ``(b_dec - b_dec.detach()) @ W_enc`` (zero in
@@ -68,21 +153,56 @@ class SAEModule(nn.Module):
         """
         if not self.subtract_decoder_bias:
             return pre
-        shift = (self.b_dec - self.b_dec.detach()).to(pre.dtype)
+        offset = self.input_offset()
+        shift = (offset - offset.detach()).to(pre.dtype)
         return pre + shift @ self.W_enc[:, : pre.shape[-1]].to(pre.dtype)
 
-    def decode(self, codes, with_bias=True):
-        """Reconstruction from codes of the first ``codes.shape[1]`` latents."""
-        w = self.W_dec[: codes.shape[-1]].to(codes.dtype)
+    def _link(self, out):
+        if self.output == "relu":
+            return out.relu()
+        if self.output == "softplus":
+            return F.softplus(out)
+        return out
+
+    def decode(self, codes, with_bias=True, frozen=False):
+        """Reconstruction from codes of the first ``codes.shape[1]`` latents.
+
+        ``with_bias=False`` returns ``codes @ W_dec`` alone (linear decoder only; used by
+        the dead-latent aux loss). ``frozen=True`` uses detached decoder parameters, so
+        the loss on the result trains the encoder side only (gated aux loss).
+        """
+        def p(t):
+            return (t.detach() if frozen else t).to(codes.dtype)
+
+        w = p(self.W_dec[: codes.shape[-1]])
         if not with_bias:
+            if self.decoder_layers:
+                raise ValueError("A nonlinear decoder has no bias-free linear part.")
             return codes @ w
-        out = torch.addmm(self.b_dec.to(codes.dtype), codes, w)
-        return out.relu() if self.output_relu else out
+        if self.decoder_layers:
+            h = torch.addmm(p(self.hidden_bias), codes, w)
+            biases = [*self.hidden_biases, None]
+            for weight, bias in zip(self.hidden_weights, biases):
+                h = F.linear(h.relu(), p(weight), None if bias is None else p(bias))
+            out = h + p(self.b_dec)
+        else:
+            out = torch.addmm(p(self.b_dec), codes, w)
+        return self._link(out)
+
+    def atom_norms(self):
+        """L2 norm of every decoder atom (row of ``W_dec``), differentiable."""
+        return self.W_dec.norm(dim=1)
 
     @torch.no_grad()
     def init_decoder_bias(self, value):
-        """Set ``b_dec`` from the data (mean or geometric median)."""
-        self.b_dec.copy_(torch.as_tensor(value, dtype=self.b_dec.dtype))
+        """Set ``b_dec`` so that the zero code predicts ``value`` (the data's mean or median).
+
+        Through a softplus output the bias is the inverse softplus of ``value``.
+        """
+        value = torch.as_tensor(value, dtype=torch.float64)
+        if self.output == "softplus":
+            value = inverse_softplus(value)
+        self.b_dec.copy_(value.to(self.b_dec.dtype))
 
     @torch.no_grad()
     def remove_radial_decoder_grad(self):
@@ -100,3 +220,39 @@ class SAEModule(nn.Module):
     def normalize_decoder(self):
         """Rescale every decoder atom to unit L2 norm."""
         self.W_dec.div_(self.W_dec.norm(dim=1, keepdim=True).clamp_min(1e-12))
+
+    @torch.no_grad()
+    def clamp_thresholds(self):
+        """Keep JumpReLU thresholds non-negative, so that codes stay non-negative."""
+        if self.encoder == "jumprelu":
+            self.theta.clamp_(min=0.0)
+
+
+class _Link(nn.Module):
+    def __init__(self, output):
+        super().__init__()
+        self.output = output
+
+    def forward(self, x):
+        return SAEModule._link(self, x)
+
+
+@torch.no_grad()
+def standalone_decoder(module):
+    """A CPU ``nn.Sequential`` copy of ``module``'s decoder: codes -> reconstruction.
+
+    Built from standard layers (Linear, ReLU and the output link), so it can be used,
+    inspected or exported without sklearn_mini.
+    """
+    sizes = [module.d_sae, *module.decoder_layers, module.n_features]
+    weights = [module.W_dec.T, *module.hidden_weights] if module.decoder_layers else [module.W_dec.T]
+    biases = ([module.hidden_bias, *module.hidden_biases, module.b_dec] if module.decoder_layers
+              else [module.b_dec])
+    layers = []
+    for i, (w, b) in enumerate(zip(weights, biases)):
+        linear = nn.Linear(sizes[i], sizes[i + 1], device="meta")
+        linear.weight = nn.Parameter(w.detach().cpu().clone())
+        linear.bias = nn.Parameter(b.detach().cpu().clone())
+        layers += [linear, nn.ReLU()]
+    layers[-1] = _Link(module.output)
+    return nn.Sequential(*layers).eval()

@@ -7,30 +7,62 @@ depends on the other samples passed in the same call.
 
 import torch
 
+from . import penalties
+
 
 def _scatter_like(pre, dim, index, values):
     """Zeros shaped like ``pre`` with ``values`` placed at ``index`` along ``dim``."""
     return torch.zeros_like(pre).scatter(dim, index, values)
 
 
-class TopK:
-    """Keep the ``k`` largest pre-activations of every sample (after a ReLU)."""
+class Sparsifier:
+    """Interface every sparsifier follows (the defaults suit a plain ranking rule).
 
-    name = "topk"
-    uses_threshold = False
+    ``pre`` is what :meth:`~.model.SAEModule.pre_activations` returns: samples x latents
+    (the gated encoder adds a trailing axis of size 2, gate and magnitude). Slicing
+    ``pre[:, :d]`` gives a level's prefix for every sparsifier.
+    """
 
-    def train_codes(self, pre, k):
-        values, index = pre.topk(min(k, pre.shape[-1]), dim=-1, sorted=False)
-        return _scatter_like(pre, -1, index, values.relu())
+    name = ""
+    uses_threshold = False  # a calibrated inference threshold per level (BatchTopK)
+    unit_norm_decoder = True  # atoms kept at unit norm (radial gradient removed)
+    encoder = "linear"  # which encoder the module needs: 'linear', 'jumprelu', 'gated'
 
-    def infer_codes(self, pre, k, threshold=None):
-        return self.train_codes(pre, k)
+    def train_codes(self, pre, k, module):
+        raise NotImplementedError
 
-    def penalty(self, codes):
+    def infer_codes(self, pre, k, threshold, module):
+        return self.train_codes(pre, k, module)
+
+    def ranking(self, pre):
+        """Samples x latents scores for the dead-latent auxiliary loss."""
+        return pre
+
+    def penalty(self, batch):
+        """Extra loss terms of one batch (:class:`SparsityInputs`), or ``None``."""
         return None
 
 
-class BatchTopK:
+class SparsityInputs:
+    """What a sparsifier's penalty may need from the current batch."""
+
+    def __init__(self, x, pre, codes, module, reconstruction_loss, scale=1.0):
+        self.x, self.pre, self.codes, self.module = x, pre, codes, module
+        self.reconstruction_loss = reconstruction_loss
+        self.scale = scale  # sparsity-coefficient warm-up factor in [0, 1]
+
+
+class TopK(Sparsifier):
+    """Keep the ``k`` largest pre-activations of every sample (after a ReLU)."""
+
+    name = "topk"
+
+    def train_codes(self, pre, k, module=None):
+        values, index = pre.topk(min(k, pre.shape[-1]), dim=-1, sorted=False)
+        return _scatter_like(pre, -1, index, values.relu())
+
+
+class BatchTopK(Sparsifier):
     """Keep the ``k * batch_size`` largest pre-activations of the whole batch.
 
     Training lets busy samples use more latents than quiet ones (Bussmann et al. 2024).
@@ -42,52 +74,117 @@ class BatchTopK:
     name = "batchtopk"
     uses_threshold = True
 
-    def train_codes(self, pre, k):
+    def train_codes(self, pre, k, module=None):
         flat = pre.relu().flatten()
         n_keep = min(k * pre.shape[0], flat.numel())
         values, index = flat.topk(n_keep, sorted=False)
         return _scatter_like(flat, 0, index, values).view_as(pre)
 
-    def infer_codes(self, pre, k, threshold):
+    def infer_codes(self, pre, k, threshold, module=None):
         # threshold >= 0, so this is also a ReLU.
         return torch.where(pre > threshold, pre, torch.zeros((), dtype=pre.dtype, device=pre.device))
 
-    def penalty(self, codes):
-        return None
 
+class ReLUL1(Sparsifier):
+    """ReLU codes with an L1-type penalty of weight ``l1_coef`` (:func:`.penalties.l1_penalty`).
 
-class ReLUL1:
-    """ReLU codes with an L1 penalty ``l1_coef * mean_over_samples(sum_j z_j)``.
-
-    The decoder atoms are kept at unit norm, so the penalty cannot be dodged by
-    shrinking codes and growing atoms.
+    ``'standard'`` keeps the atoms at unit norm, so the penalty cannot be dodged by
+    shrinking codes and growing atoms; ``'decoder_norm'`` and ``'tanh'`` weigh each code
+    by its atom's norm and leave the decoder unconstrained.
     """
 
     name = "relu"
-    uses_threshold = False
+
+    def __init__(self, l1_coef, l1_penalty="standard", tanh_A=1.0, tanh_B=1.0):
+        self.l1_coef = l1_coef
+        self.kind = l1_penalty
+        self.tanh_A, self.tanh_B = tanh_A, tanh_B
+        self.unit_norm_decoder = l1_penalty == "standard"
+
+    def train_codes(self, pre, k=None, module=None):
+        return pre.relu()
+
+    def penalty(self, batch):
+        norms = batch.module.atom_norms()
+        value = penalties.l1_penalty(batch.codes, norms, self.kind, self.tanh_A, self.tanh_B)
+        return (self.l1_coef * batch.scale) * value
+
+
+class JumpReLU(Sparsifier):
+    """``z = pre * H(pre - theta)`` with a trained threshold per latent and an L0 penalty.
+
+    The thresholds ``theta`` are stored directly (not as log theta) in the module and
+    trained through straight-through pseudo-derivatives with a rectangle kernel of width
+    ``bandwidth`` (:mod:`.penalties`); the penalty is ``l0_coef * mean(L0)``.
+    """
+
+    name = "jumprelu"
+    encoder = "jumprelu"
+
+    def __init__(self, l0_coef, bandwidth):
+        self.l0_coef = l0_coef
+        self.bandwidth = bandwidth
+
+    def train_codes(self, pre, k, module):
+        return penalties.jumprelu(pre, module.theta[: pre.shape[-1]].to(pre.dtype), self.bandwidth)
+
+    def infer_codes(self, pre, k, threshold, module):
+        theta = module.theta[: pre.shape[-1]].to(pre.dtype)
+        return torch.where(pre > theta, pre, torch.zeros((), dtype=pre.dtype, device=pre.device))
+
+    def penalty(self, batch):
+        theta = batch.module.theta.to(batch.pre.dtype)
+        value = penalties.l0_penalty(batch.pre, theta, self.bandwidth)
+        return (self.l0_coef * batch.scale) * value
+
+
+class Gated(Sparsifier):
+    """Gated SAE (Rajamanoharan et al. 2024): a gate decides which latents are on, a
+    magnitude path (same directions, rescaled) how much.
+
+    ``z = H(gate) * ReLU(mag)``. The gate gets no gradient through the reconstruction;
+    it learns from the L1 penalty ``l1_coef * sum_j ReLU(gate_j) ||d_j||`` and from the
+    auxiliary loss: the reconstruction of ``x`` from ``ReLU(gate)`` through a frozen copy
+    of the decoder (the reconstruction loss of the estimator, decoder not updated).
+    """
+
+    name = "gated"
+    encoder = "gated"
 
     def __init__(self, l1_coef):
         self.l1_coef = l1_coef
 
-    def train_codes(self, pre, k=None):
-        return pre.relu()
+    def train_codes(self, pre, k, module):
+        gate, mag = pre[..., 0], pre[..., 1]
+        return torch.where(gate > 0, mag.relu(), torch.zeros((), dtype=mag.dtype, device=mag.device))
 
-    def infer_codes(self, pre, k=None, threshold=None):
-        return pre.relu()
+    def ranking(self, pre):
+        return pre[..., 0]
 
-    def penalty(self, codes):
-        return self.l1_coef * codes.abs().sum(-1).mean()
+    def penalty(self, batch):
+        gate = batch.pre[..., 0].relu()
+        sparsity = penalties.l1_penalty(gate, batch.module.atom_norms(), "decoder_norm")
+        x_gate = batch.module.decode(gate, frozen=True)
+        return (self.l1_coef * batch.scale) * sparsity + batch.reconstruction_loss(x_gate, batch.x)
 
 
-def make_sparsifier(name, l1_coef=None):
+SPARSITIES = ("batchtopk", "topk", "relu", "jumprelu", "gated")
+
+
+def make_sparsifier(name, l1_coef=1e-3, l1_penalty="standard", tanh_A=1.0, tanh_B=1.0,
+                    l0_coef=1e-4, bandwidth=0.05):
     """Build the sparsifier named by the estimator's ``sparsity`` parameter."""
     if name == "topk":
         return TopK()
     if name == "batchtopk":
         return BatchTopK()
     if name == "relu":
-        return ReLUL1(l1_coef)
-    raise ValueError(f"Unknown sparsity {name!r}; expected 'batchtopk', 'topk' or 'relu'.")
+        return ReLUL1(l1_coef, l1_penalty, tanh_A, tanh_B)
+    if name == "jumprelu":
+        return JumpReLU(l0_coef, bandwidth)
+    if name == "gated":
+        return Gated(l1_coef)
+    raise ValueError(f"Unknown sparsity {name!r}; expected one of {SPARSITIES}.")
 
 
 def dead_latent_codes(pre, dead, k_aux):

@@ -8,7 +8,7 @@ from tqdm.auto import tqdm
 
 from . import losses
 from .schedules import SCHEDULES
-from .sparsity import batchtopk_threshold, dead_latent_codes
+from .sparsity import SparsityInputs, batchtopk_threshold, dead_latent_codes
 
 # How often (in steps) the host looks at device-side statistics. Between these points
 # the loop never synchronises with the device.
@@ -43,6 +43,9 @@ class TrainConfig:
     batch_size: int = 1024
     verbose: int = 0
     prefix_sampling: str = "fixed"
+    eps: float = 1e-8  # Poisson loss: keeps log finite for zero counts and rates
+    momentum_decay: float = 4e-3  # NAdam only
+    l1_warmup: float = 0.0  # fraction of a fit's steps over which the sparsity coef ramps
 
 
 @dataclass
@@ -55,13 +58,15 @@ class TrainState:
     extra: dict = field(default_factory=dict)
 
 
-def build_optimizer(name, params, lr):
-    """Adam, NAdam or AdamW over ``params``."""
-    classes = {"adam": torch.optim.Adam, "nadam": torch.optim.NAdam, "adamw": torch.optim.AdamW}
+def build_optimizer(name, params, lr, momentum_decay=4e-3):
+    """Adam, NAdam (with its ``momentum_decay``) or AdamW over ``params``."""
+    if name == "nadam":
+        return torch.optim.NAdam(params, lr=lr, momentum_decay=momentum_decay)
+    classes = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
     try:
         return classes[name](params, lr=lr)
     except KeyError:
-        raise ValueError(f"Unknown optimizer {name!r}; expected one of {sorted(classes)}.") from None
+        raise ValueError(f"Unknown optimizer {name!r}; expected 'adam', 'nadam' or 'adamw'.") from None
 
 
 def _tree_to(obj, device):
@@ -88,7 +93,9 @@ class Trainer:
         self.cfg = config
         self.generator = generator
         self.device = device
-        self.optimizer = build_optimizer(config.optimizer, module.parameters(), config.lr)
+        self.optimizer = build_optimizer(config.optimizer, module.parameters(), config.lr,
+                                         config.momentum_decay)
+        self.sparsity_scale = 1.0
         state = state or TrainState()
         if state.optimizer_state is not None:
             self.optimizer.load_state_dict(_tree_to(state.optimizer_state, device))
@@ -119,25 +126,34 @@ class Trainer:
             previous = d
         return (*drawn, levels[-1])
 
+    def reconstruction_loss(self, x_hat, x):
+        """The configured reconstruction loss (one formula in :mod:`.losses`)."""
+        cfg = self.cfg
+        return losses.reconstruction_loss(cfg.loss, x_hat, x, cfg.tau, cfg.eps)
+
     def _loss(self, x):
         """Total loss of one batch and the mask of latents that fired in any level."""
-        cfg, module = self.cfg, self.module
+        cfg, module, sparsifier = self.cfg, self.module, self.cfg.sparsifier
         pre = module.pre_activations(x)
         total = x.new_zeros(())
         fired = torch.zeros(module.d_sae, dtype=torch.bool, device=x.device)
         for level in self._step_levels():
-            codes = cfg.sparsifier.train_codes(pre[:, : level.d], level.k)
+            codes = sparsifier.train_codes(pre[:, : level.d], level.k, module)
             x_hat = module.decode(codes)
-            total = total + level.weight * losses.reconstruction_loss(cfg.loss, x_hat, x, cfg.tau)
+            total = total + level.weight * self.reconstruction_loss(x_hat, x)
             fired[: level.d] |= (codes > 0).any(0)
-        penalty = cfg.sparsifier.penalty(codes)
+        # The last level is the whole dictionary: penalties and aux see every latent.
+        penalty = sparsifier.penalty(SparsityInputs(
+            x, pre, codes, module, self.reconstruction_loss, self.sparsity_scale))
         if penalty is not None:
             total = total + penalty
-        if self._has_dead and cfg.aux_coef > 0:
+        # The aux loss reconstructs the residual linearly from dead atoms; a nonlinear
+        # decoder has no such additive split, so it is not used there.
+        if self._has_dead and cfg.aux_coef > 0 and module.linear_decoder:
             dead = self.steps_since_fired >= cfg.dead_window
             residual = (x - x_hat).detach()
             # The aux term may move dead latents only: block its path to the shared b_dec.
-            pre_aux = module.block_decoder_bias_grad(pre)
+            pre_aux = module.block_decoder_bias_grad(sparsifier.ranking(pre))
             residual_hat = module.decode(dead_latent_codes(pre_aux, dead, cfg.k_aux), with_bias=False)
             total = total + cfg.aux_coef * losses.aux_loss(residual, residual_hat)
         return total, fired
@@ -152,9 +168,13 @@ class Trainer:
         loss, fired = self._loss(x)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        self.module.remove_radial_decoder_grad()
+        unit_norm = self.cfg.sparsifier.unit_norm_decoder
+        if unit_norm:
+            self.module.remove_radial_decoder_grad()
         self.optimizer.step()
-        self.module.normalize_decoder()
+        if unit_norm:
+            self.module.normalize_decoder()
+        self.module.clamp_thresholds()
         with torch.no_grad():
             self._update_dead_clock(fired)
         self.step += 1
@@ -163,12 +183,17 @@ class Trainer:
         return loss.detach()
 
     # ------------------------------------------------------------------ epochs
-    def run(self, X, n_epochs, schedule=None):
+    def _set_sparsity_scale(self, done, warmup_steps):
+        """Linear warm-up of the sparsity coefficient over ``warmup_steps`` steps."""
+        self.sparsity_scale = 1.0 if warmup_steps <= 0 else min(1.0, (done + 1) / warmup_steps)
+
+    def run(self, X, n_epochs, schedule=None, sparsity_warmup=True):
         """Train for ``n_epochs`` over ``X`` (a tensor on the device).
 
         ``schedule`` names the learning-rate schedule (default: the config's), spread
-        over this call's ``n_epochs * steps_per_epoch`` steps. Returns the mean loss of
-        every epoch.
+        over this call's ``n_epochs * steps_per_epoch`` steps. With ``sparsity_warmup``
+        the sparsity coefficient ramps up linearly over the first ``l1_warmup`` fraction
+        of those steps. Returns the mean loss of every epoch.
         """
         cfg = self.cfg
         n = X.shape[0]
@@ -177,6 +202,7 @@ class Trainer:
         total_steps = n_epochs * steps_per_epoch
         lr_at = SCHEDULES[schedule or cfg.lr_schedule]
         first_step = self.step
+        warmup_steps = cfg.l1_warmup * total_steps if sparsity_warmup else 0
         curve = []
         bar = tqdm(total=total_steps, desc="SAE fit", unit="step", disable=cfg.verbose < 1)
         for epoch in range(n_epochs):
@@ -185,6 +211,7 @@ class Trainer:
             for i, start in enumerate(range(0, n, batch_size), start=1):
                 batch = X.index_select(0, order[start:start + batch_size])
                 lr = lr_at(self.step - first_step, total_steps, cfg.lr)
+                self._set_sparsity_scale(self.step - first_step, warmup_steps)
                 running += self.train_step(batch, lr).double()
                 bar.update()
                 if not bar.disable and (i % LOG_INTERVAL == 0 or i == steps_per_epoch):
@@ -255,7 +282,7 @@ def calibrate_thresholds(module, X, levels, sparsifier, batch_size=8192):
 def encode(module, x, level, level_index, sparsifier):
     """Inference codes of one level for a batch ``x`` (row-wise, no batch coupling)."""
     pre = padded_pre_activations(module, x, level.d)
-    return sparsifier.infer_codes(pre, level.k, float(module.thresholds[level_index]))
+    return sparsifier.infer_codes(pre, level.k, float(module.thresholds[level_index]), module)
 
 
 @torch.no_grad()
