@@ -45,7 +45,7 @@ def test_jumprelu_l0_falls_as_l0_coef_grows(coefs, scaled):
 
 
 def test_jumprelu_trains_its_thresholds_and_infers_with_them(scaled):
-    sae = SpikeSAE(d_sae=48, sparsity="jumprelu", random_state=0).fit(scaled)
+    sae = SpikeSAE(d_sae=48, sparsity="jumprelu", device="cpu", random_state=0).fit(scaled)
     assert sae.theta_.shape == (48,) and np.all(sae.theta_ >= 0) and sae.theta_.max() > 0
     Z = sae.transform(scaled)
     pre = sae._module.pre_activations(torch.tensor(scaled, dtype=torch.float32)).detach().numpy()
@@ -68,7 +68,7 @@ def test_standard_l1_keeps_unit_atoms_and_decoder_norm_frees_them(scaled):
 
 
 def test_gated_gate_decides_and_magnitude_scales(scaled):
-    sae = SpikeSAE(d_sae=32, sparsity="gated", random_state=0).fit(scaled)
+    sae = SpikeSAE(d_sae=32, sparsity="gated", device="cpu", random_state=0).fit(scaled)
     module = sae._module
     pre = module.pre_activations(torch.tensor(scaled[:200], dtype=torch.float32)).detach()
     gate, mag = pre[..., 0].numpy(), pre[..., 1].numpy()
