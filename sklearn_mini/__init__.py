@@ -2,6 +2,7 @@
 
 from ._persistence import load as _load_files
 from .binning import SpikeBinner
+from .compare import compare, plot_comparison
 from .matryoshka import MatryoshkaSAE
 from .sae import SpikeSAE
 from .spikes import SpikeTrains, as_spike_trains
@@ -34,4 +35,5 @@ def load(path, device=None):
     return _ESTIMATORS[name].load(path, device=device)
 
 
-__all__ = ["MatryoshkaSAE", "SpikeBinner", "SpikeSAE", "SpikeTrains", "as_spike_trains", "load", "__version__"]
+__all__ = ["MatryoshkaSAE", "SpikeBinner", "SpikeSAE", "SpikeTrains", "as_spike_trains", "compare",
+           "load", "plot_comparison", "__version__"]

@@ -18,6 +18,7 @@ from sklearn.base import (
     TransformerMixin,
     _fit_context,
 )
+from sklearn.decomposition import sparse_encode
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
@@ -77,6 +78,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         "decoder_layers": ["array-like"],
         "momentum_decay": [Interval(Real, 0, None, closed="left")],
         "seq_len": [Interval(Integral, 1, None, closed="left")],
+        "transform_algorithm": [StrOptions({"encoder", "omp"})],
         "aux_coef": [Interval(Real, 0, None, closed="left")],
         "k_aux": [Interval(Integral, 1, None, closed="left"), None],
         "dead_window": [Interval(Integral, 1, None, closed="left"), None],
@@ -207,8 +209,17 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         module.init_decoder_bias(core_init.decoder_bias(X_t.cpu(), self.decoder_bias_init, generator=generator))
         return module
 
+    def _check_transform_algorithm(self):
+        if self.transform_algorithm == "omp" and (self.loss == "poisson" or self._decoder_layers()):
+            raise ValueError(
+                "transform_algorithm='omp' codes the data as a sparse sum of decoder atoms and "
+                "needs a linear decoder with a linear output: not decoder_layers, not "
+                f"loss='poisson' (got decoder_layers={self.decoder_layers!r}, loss={self.loss!r})."
+            )
+
     def _train(self, X, reset, n_epochs=None, schedule=None, groups=None):
         """Fit from scratch (``reset``) or continue training for one epoch."""
+        self._check_transform_algorithm()
         device = resolve_device(self.device)
         n_rows = X.shape[0]
         X, _ = windows(X, self.seq_len, groups, full_only=True)
@@ -373,7 +384,21 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         with torch.inference_mode():
             for block in iter_batches(X, INFERENCE_BATCH):
                 x = self._to_tensor(block, device)
-                yield x, encode(module, x, level, index, self._sparsifier)
+                if self.transform_algorithm == "omp":
+                    yield x, self._omp_codes(module, x, level)
+                else:
+                    yield x, encode(module, x, level, index, self._sparsifier)
+
+    def _omp_codes(self, module, x, level):
+        """Codes by orthogonal matching pursuit over the level's atoms (k non-zeros).
+
+        Solves ``min ||x - b - z W||`` with at most ``k`` non-zero ``z`` (signs free)
+        using :func:`sklearn.decomposition.sparse_encode`; row-wise by construction.
+        """
+        atoms = module.W_dec[: level.d].double().cpu().numpy()
+        centred = (x.double() - module.b_dec.double()).cpu().numpy()
+        codes = sparse_encode(centred, atoms, algorithm="omp", n_nonzero_coefs=min(level.k, level.d))
+        return torch.as_tensor(codes, dtype=x.dtype, device=x.device)
 
     def _out_dtype(self, X):
         dtype = getattr(X, "dtype", None)

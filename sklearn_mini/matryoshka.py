@@ -66,8 +66,8 @@ class MatryoshkaSAE(_BaseSAE):
         level's (drawn) size and its nominal size, so that no single cut point is
         privileged; inference and scoring use the nominal sizes.
     sparsity, loss, tau, l1_coef, l1_penalty, tanh_A, tanh_B, l1_warmup, l0_coef, \
-bandwidth, eps, decoder_layers, seq_len, aux_coef, k_aux, dead_window, decoder_bias_init, \
-subtract_decoder_bias, output_relu, optimizer, momentum_decay, lr, lr_schedule, \
+bandwidth, eps, decoder_layers, seq_len, transform_algorithm, aux_coef, k_aux, \
+dead_window, decoder_bias_init, subtract_decoder_bias, output_relu, optimizer, momentum_decay, lr, lr_schedule, \
 batch_size, n_epochs, device, dtype, random_state, verbose
         As for :class:`~sklearn_mini.SpikeSAE`. With ``'batchtopk'`` each level keeps the
         ``k_l * batch_size`` largest pre-activations of its prefix during training and
@@ -131,6 +131,7 @@ n_features_in_, feature_names_in_
         eps=1e-8,
         decoder_layers=(),
         seq_len=1,
+        transform_algorithm="encoder",
         aux_coef=1 / 32,
         k_aux=None,
         dead_window=None,
@@ -164,6 +165,7 @@ n_features_in_, feature_names_in_
         self.eps = eps
         self.decoder_layers = decoder_layers
         self.seq_len = seq_len
+        self.transform_algorithm = transform_algorithm
         self.aux_coef = aux_coef
         self.k_aux = k_aux
         self.dead_window = dead_window

@@ -92,6 +92,12 @@ class SpikeSAE(_BaseSAE):
         (see :meth:`score_lags`). Training uses the windows inside each segment
         (``groups``); ``transform`` returns one row per input row, the bins before a
         segment's start taken as zero.
+    transform_algorithm : {'encoder', 'omp'}, default='encoder'
+        How ``transform`` (and ``reconstruct``, ``score``) code the data: with the
+        trained encoder and sparsifier, or by orthogonal matching pursuit over the
+        learned atoms with ``topk`` non-zeros (the classical sparse-coding read-out of
+        the same dictionary; codes may then be negative). ``'omp'`` needs a linear
+        decoder and not ``loss='poisson'``. Training always uses the encoder.
     aux_coef : float, default=1/32
         Weight of the auxiliary dead-latent loss: the detached residual ``x - x_hat`` is
         reconstructed from the top ``k_aux`` pre-activations of dead latents, decoded
@@ -218,6 +224,7 @@ class SpikeSAE(_BaseSAE):
         eps=1e-8,
         decoder_layers=(),
         seq_len=1,
+        transform_algorithm="encoder",
         aux_coef=1 / 32,
         k_aux=None,
         dead_window=None,
@@ -250,6 +257,7 @@ class SpikeSAE(_BaseSAE):
         self.eps = eps
         self.decoder_layers = decoder_layers
         self.seq_len = seq_len
+        self.transform_algorithm = transform_algorithm
         self.aux_coef = aux_coef
         self.k_aux = k_aux
         self.dead_window = dead_window

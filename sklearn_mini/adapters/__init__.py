@@ -1,0 +1,12 @@
+"""Adapters that put other latent-variable models in the SAE interface.
+
+Each adapter imports its library only when fitted, and names the extra to install when
+it is missing: ``pip install 'sklearn-mini[cebra]'``, ``'sklearn-mini[slicetca]'``.
+"""
+
+from ._rng import isolated_torch_rng
+from .cebra import CEBRAEmbedding
+from .lfads import INSTALL as LFADS_INSTALL, lfads_available
+from .slicetca import SliceTCA
+
+__all__ = ["CEBRAEmbedding", "LFADS_INSTALL", "SliceTCA", "isolated_torch_rng", "lfads_available"]

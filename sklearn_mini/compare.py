@@ -1,0 +1,132 @@
+"""One honest comparison of latent models on held-out, contiguous blocks of time."""
+
+import time
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.model_selection import KFold
+
+from .metrics import (
+    explained_variance,
+    l0,
+    r2_per_example,
+    r2_per_unit,
+    reconstruct_with,
+)
+
+COLUMNS = ["method", "r2_unit_mean", "r2_unit_median", "r2_example_mean",
+           "explained_variance", "mean_l0", "fit_time", "transform_time"]
+
+
+def _codes(estimator, X):
+    """Codes of ``X`` by the model (the last step of a Pipeline) and the transform time."""
+    start = time.perf_counter()
+    Z = estimator.transform(X)
+    return Z, time.perf_counter() - start
+
+
+def _fold_scores(estimator, X_train, X_test):
+    start = time.perf_counter()
+    estimator.fit(X_train)
+    fit_time = time.perf_counter() - start
+    Z, transform_time = _codes(estimator, X_test)
+    observed, X_hat = reconstruct_with(estimator, X_test)
+    if hasattr(Z, "toarray"):
+        Z = Z.toarray()
+    # Dense methods (PCA, CEBRA) use every dimension: "active dimensions" is their width.
+    active = float(np.mean(l0(np.asarray(Z)))) if np.ndim(Z) == 2 else float("nan")
+    per_unit = r2_per_unit(observed, X_hat)
+    return {
+        "r2_unit_mean": float(per_unit.mean()),
+        "r2_unit_median": float(np.median(per_unit)),
+        "r2_example_mean": float(r2_per_example(observed, X_hat).mean()),
+        "explained_variance": explained_variance(observed, X_hat),
+        "mean_l0": active,
+        "fit_time": fit_time,
+        "transform_time": transform_time,
+    }
+
+
+def compare(estimators, X, cv=5):
+    """Fit every estimator on training time and score its reconstruction of held-out time.
+
+    The rows of ``X`` are split into ``cv`` contiguous blocks (no shuffling, so a test
+    block is a stretch of time never seen in fit; neighbouring bins cannot leak into the
+    training set the way random splits let them). Each estimator is cloned and fitted
+    on the other blocks; all metrics are computed on the held-out block in the space the
+    model reconstructs (after a Pipeline's earlier steps, e.g. binning), then averaged
+    over folds.
+
+    Parameters
+    ----------
+    estimators : dict of str to estimator, or list of estimators
+        Models with ``fit``, ``transform`` and ``inverse_transform`` (or ``reconstruct``);
+        Pipelines ending in one are fine, e.g. ``make_pipeline(SpikeBinner(), SpikeSAE())``
+        on raw spikes.
+    X : array-like of shape (n_samples, n_features) or SpikeTrains
+        Binned counts (rows in time order), or raw spikes sorted by time for Pipelines
+        that start with a binner.
+    cv : int or cross-validation splitter, default=5
+        Number of contiguous folds (``KFold(cv, shuffle=False)``), or any splitter.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per method: mean and median R^2 per unit, mean R^2 per example, pooled
+        explained variance, mean L0 (active dimensions of the codes), fit time and
+        transform time in seconds; means over folds.
+    """
+    pd = _pandas()
+    if not isinstance(estimators, dict):
+        estimators = {type(e).__name__ if not hasattr(e, "steps") else type(e[-1]).__name__: e
+                      for e in estimators}
+    splitter = KFold(cv, shuffle=False) if isinstance(cv, int) else cv
+    folds = list(splitter.split(X))
+    rows = []
+    for name, estimator in estimators.items():
+        scores = [_fold_scores(clone(estimator), _take(X, train), _take(X, test))
+                  for train, test in folds]
+        rows.append({"method": name, **{k: float(np.mean([s[k] for s in scores]))
+                                        for k in COLUMNS[1:]}})
+    return pd.DataFrame(rows, columns=COLUMNS)
+
+
+def _take(X, rows):
+    from sklearn.utils import _safe_indexing
+
+    return _safe_indexing(X, rows)
+
+
+def _pandas():
+    from .io._optional import require
+
+    return require("pandas", "pandas", "compare()")
+
+
+def plot_comparison(table, metrics=("explained_variance", "r2_unit_median", "mean_l0"), ax=None):
+    """Bar charts of a :func:`compare` table, one panel per metric.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Output of :func:`compare`.
+    metrics : sequence of str, default=('explained_variance', 'r2_unit_median', 'mean_l0')
+        Columns to plot.
+    ax : sequence of matplotlib Axes or None, default=None
+        One per metric; new axes when ``None``.
+
+    Returns
+    -------
+    axes : list of matplotlib Axes
+    """
+    from .io._optional import require
+
+    plt = require("matplotlib.pyplot", "plot", "plot_comparison()")
+    if ax is None:
+        _, ax = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3), squeeze=False)
+        ax = ax[0]
+    for axis, metric in zip(ax, metrics):
+        axis.barh(table["method"], table[metric])
+        axis.set_title(metric)
+        axis.invert_yaxis()
+    return list(ax)

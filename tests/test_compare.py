@@ -1,0 +1,238 @@
+"""Metrics, scorers, baselines, adapters and the comparison harness."""
+
+import importlib.util
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.model_selection import GridSearchCV, KFold
+from sklearn.pipeline import make_pipeline
+from sklearn.utils.estimator_checks import parametrize_with_checks
+
+from sklearn_mini import SpikeBinner, SpikeSAE, as_spike_trains, compare, plot_comparison
+from sklearn_mini.adapters import CEBRAEmbedding, SliceTCA, lfads_available
+from sklearn_mini.baselines import PCA, default_baselines
+from sklearn_mini.datasets import make_sparse_counts
+from sklearn_mini.metrics import (
+    cosine_per_example,
+    cosine_per_unit,
+    explained_variance,
+    get_scorer,
+    l0,
+    r2_per_example,
+    r2_per_unit,
+)
+
+from .conftest import SHARED_DATA, simulated_spikes
+
+HAVE_CEBRA = importlib.util.find_spec("cebra") is not None
+HAVE_SLICETCA = importlib.util.find_spec("slicetca") is not None
+needs_cebra = pytest.mark.skipif(not HAVE_CEBRA, reason="needs the cebra extra")
+needs_slicetca = pytest.mark.skipif(not HAVE_SLICETCA, reason="needs the slicetca extra")
+
+FAST_CEBRA = dict(output_dimension=3, max_iterations=30, batch_size=128, random_state=0)
+FAST_SLICETCA = dict(trial_length=10, n_components=(1, 1, 1), max_iter=200, random_state=0)
+
+
+@pytest.fixture(autouse=True)
+def _quiet():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", category=UserWarning)
+        warnings.simplefilter("ignore", category=FutureWarning)
+        yield
+
+
+@pytest.fixture(scope="module")
+def counts():
+    X, _ = make_sparse_counts(n_samples=3000, n_features=24, n_atoms=12, n_active=3,
+                              random_state=0)
+    return X / X.max()
+
+
+# ----------------------------------------------------------------------- metrics
+def test_r2_per_unit_and_example_hand_values_with_constant_columns_and_rows():
+    X = np.array([[1.0, 2.0, 5.0], [3.0, 2.0, 5.0], [5.0, 2.0, 5.0]])
+    X_hat = np.array([[1.0, 2.0, 5.0], [2.0, 2.0, 4.0], [5.0, 2.0, 5.0]])
+    # unit 0: residual 1, variance (4 + 0 + 4) = 8 -> 0.875; unit 1 constant and exact
+    # -> 1.0; unit 2 constant, not exact -> 0.0
+    np.testing.assert_allclose(r2_per_unit(X, X_hat), [0.875, 1.0, 0.0])
+    # row 0: exact -> 1; row 1: residual 2, mean 10/3, deviations (1/3,4/3,5/3)^2 sum 14/3
+    np.testing.assert_allclose(r2_per_example(X, X_hat), [1.0, 1 - 2 / (14 / 3), 1.0])
+    silent = np.zeros((2, 3))
+    np.testing.assert_array_equal(r2_per_example(silent, silent), [1.0, 1.0])
+    np.testing.assert_array_equal(r2_per_example(silent, silent + 0.1), [0.0, 0.0])
+    assert explained_variance(silent, silent) == 1.0
+
+
+def test_cosines_and_l0_hand_values():
+    X = np.array([[1.0, 0.0], [0.0, 0.0], [1.0, 1.0]])
+    X_hat = np.array([[1.0, 1.0], [0.0, 0.0], [2.0, 2.0]])
+    np.testing.assert_allclose(cosine_per_example(X, X_hat), [1 / np.sqrt(2), 1.0, 1.0])
+    # unit 0: (1,0,1).(1,0,2) = 3 / (sqrt2 sqrt5); unit 1: (0,0,1).(1,0,2) = 2 / sqrt5
+    np.testing.assert_allclose(cosine_per_unit(X, X_hat), [3 / np.sqrt(10), 2 / np.sqrt(5)])
+    np.testing.assert_array_equal(cosine_per_unit(np.zeros((2, 1)), np.ones((2, 1))), [0.0])
+    np.testing.assert_array_equal(l0(np.array([[0, 1.5, 0], [2, 3, -1]])), [1, 3])
+
+
+def test_metrics_reject_mismatched_shapes():
+    with pytest.raises(ValueError, match="same shape"):
+        r2_per_unit(np.ones((3, 2)), np.ones((3, 3)))
+
+
+def test_scorers_rank_the_better_model_first(counts):
+    for name in ("r2_per_unit", "r2_per_example", "explained_variance", "cosine_per_example"):
+        grid = GridSearchCV(PCA(random_state=0), {"n_components": [1, 12]},
+                            scoring=get_scorer(name), cv=KFold(3)).fit(counts)
+        assert grid.best_params_ == {"n_components": 12}, name
+    grid = GridSearchCV(SpikeSAE(d_sae=32, n_epochs=10, random_state=0), {"topk": [1, 4]},
+                        scoring=get_scorer("r2_per_unit_median"), cv=KFold(2)).fit(counts)
+    assert grid.best_params_ == {"topk": 4}
+    assert grid.cv_results_["rank_test_score"].tolist() == [2, 1]
+
+
+# ----------------------------------------------------------------------- baselines
+@pytest.fixture(scope="module")
+def spikes():
+    return simulated_spikes(n_units=20, duration=120.0)
+
+
+@pytest.mark.parametrize("name", list(default_baselines()))
+def test_baselines_in_a_binner_pipeline(name, spikes):
+    model = default_baselines(n_components=6, topk=2)[name]
+    pipe = make_pipeline(SpikeBinner(bin_size=0.1), model).fit(spikes)
+    Z = pipe.transform(spikes)
+    assert Z.shape[0] == 1200 and Z.shape[1] == 6
+    back = pipe.inverse_transform(Z)  # through the binner: spikes again
+    assert back.n_units == pipe[0].unit_ids_.size
+    score = pipe.score(spikes)
+    assert np.isfinite(score) and 0.0 < score <= 1.0
+
+
+def test_spikesae_omp_transform_uses_topk_atoms(counts):
+    sae = SpikeSAE(d_sae=32, topk=3, transform_algorithm="omp", n_epochs=10, random_state=0)
+    sae.fit(counts)
+    Z = sae.transform(counts[:500])
+    assert np.all(l0(Z) <= 3) and np.mean(l0(Z)) > 2.5
+    enc = sae.set_params(transform_algorithm="encoder")
+    assert abs(enc.score(counts) - sae.set_params(transform_algorithm="omp").score(counts)) < 0.2
+    with pytest.raises(ValueError, match="linear decoder"):
+        SpikeSAE(transform_algorithm="omp", loss="poisson", n_epochs=1).fit(counts)
+
+
+# ----------------------------------------------------------------------- CEBRA
+def _cebra_expected_failures(estimator):
+    return {"check_fit_idempotent": "cebra's samplers draw their seed from the operating "
+            "system (torch.Generator.seed()), so two fits of the same data differ."}
+
+
+@needs_cebra
+@parametrize_with_checks([CEBRAEmbedding(**FAST_CEBRA)],
+                         expected_failed_checks=_cebra_expected_failures)
+def test_cebra_sklearn_compatible(estimator, check):
+    check(estimator)
+
+
+@needs_cebra
+def test_cebra_unsupervised_in_pipeline_ignores_y_and_keeps_global_rng(spikes):
+    before = torch.get_rng_state()
+    pipe = make_pipeline(SpikeBinner(bin_size=0.1), CEBRAEmbedding(**FAST_CEBRA))
+    y = np.arange(1200) % 7  # a downstream label that must not reach CEBRA
+    pipe.fit(spikes, y)
+    assert torch.equal(torch.get_rng_state(), before)
+    E = pipe.transform(spikes)
+    assert E.shape == (1200, 3) and E.dtype == pipe[0].transform(spikes).dtype  # preserved
+    assert list(pipe[-1].get_feature_names_out()) == [f"cebraembedding{i}" for i in range(3)]
+    assert pipe.inverse_transform(E).n_units == pipe[0].unit_ids_.size
+    assert np.isfinite(pipe.score(spikes))
+    with pytest.raises(ValueError, match="use_labels=True needs labels"):
+        CEBRAEmbedding(use_labels=True, **FAST_CEBRA).fit(np.random.rand(50, 4))
+    with pytest.raises(ValueError, match="features"):
+        pipe[-1].transform(np.random.rand(10, 3))
+
+
+@needs_cebra
+def test_cebra_uses_labels_only_when_asked(counts):
+    labels = np.arange(counts.shape[0]) % 2
+    sup = CEBRAEmbedding(use_labels=True, **FAST_CEBRA).fit(counts[:600], labels[:600])
+    assert sup.transform(counts[:10]).shape == (10, 3)
+
+
+# ----------------------------------------------------------------------- sliceTCA
+@needs_slicetca
+def test_slicetca_in_pipeline_codes_new_trials_with_frozen_factors(spikes):
+    before = torch.get_rng_state()
+    pipe = make_pipeline(SpikeBinner(bin_size=0.1), SliceTCA(**FAST_SLICETCA))
+    trains = as_spike_trains(spikes)
+    train, test = trains.restrict(0.0, 90.0), trains.restrict(90.0, 120.0)
+    pipe.fit(train)
+    assert torch.equal(torch.get_rng_state(), before)  # slicetca's global seed is undone
+    model = pipe[-1]
+    frozen = [np.copy(c) for c in model.components_[0]]
+    codes = pipe.transform(test)
+    assert codes.shape == (30, 1 + 10 + model.n_features_in_)
+    for a, b in zip(frozen, model.components_[0]):
+        np.testing.assert_array_equal(a, b)
+    assert pipe.inverse_transform(codes).n_units == pipe[0].unit_ids_.size
+    score = pipe.score(test)
+    assert np.isfinite(score) and score > 0
+
+
+@needs_slicetca
+def test_slicetca_least_squares_codes_fit_training_trials_at_least_as_well(counts):
+    import slicetca
+
+    model = SliceTCA(**FAST_SLICETCA).fit(counts[:1000])
+    trials = counts[:1000].reshape(100, 10, -1).transpose(0, 2, 1)
+    # Rebuild sliceTCA's own reconstruction of the training tensor from its factors.
+    (a, s1), (b, c), (d, e) = model.components_
+    own = (np.einsum("rk,rut->kut", a, s1) + np.einsum("ru,rkt->kut", b, c)
+           + np.einsum("rt,rku->kut", d, e))
+    ours = model.reconstruct(counts[:1000]).reshape(100, 10, -1).transpose(0, 2, 1)
+    assert np.sum((ours - trials) ** 2) <= np.sum((own - trials) ** 2) * (1 + 1e-6)
+    assert slicetca is not None
+    partial = model.reconstruct(counts[:1005])
+    assert partial.shape == (1005, counts.shape[1])
+
+
+def test_lfads_is_reported_unavailable_without_the_package():
+    assert lfads_available() is (importlib.util.find_spec("lfads_torch") is not None)
+
+
+# ----------------------------------------------------------------------- compare
+def test_compare_on_simulated_counts_has_a_row_per_method_and_no_nan(counts):
+    methods = dict(default_baselines(n_components=8, topk=3))
+    methods["SpikeSAE"] = SpikeSAE(d_sae=32, topk=3, n_epochs=10, random_state=0)
+    if HAVE_CEBRA:
+        methods["CEBRA"] = CEBRAEmbedding(**FAST_CEBRA)
+    table = compare(methods, counts, cv=3)
+    assert table["method"].tolist() == list(methods)
+    assert not table.isna().any().any()
+    row = table.set_index("method")
+    assert row.loc["PCA", "mean_l0"] == 8 and row.loc["SpikeSAE", "mean_l0"] == pytest.approx(3, abs=0.3)
+    assert row.loc["SpikeSAE", "explained_variance"] > 0.3
+    axes = plot_comparison(table)
+    assert len(axes) == 3
+
+
+def test_compare_on_raw_spikes_through_a_binner(spikes):
+    table = compare({"PCA": make_pipeline(SpikeBinner(bin_size=0.1), PCA(n_components=4)),
+                     "SAE": make_pipeline(SpikeBinner(bin_size=0.1),
+                                          SpikeSAE(d_sae=16, topk=2, n_epochs=5, random_state=0))},
+                    spikes, cv=3)
+    assert len(table) == 2 and not table.isna().any().any()
+
+
+@pytest.mark.skipif(not (SHARED_DATA / "retina_onken2016").exists(), reason="needs ../shared/data")
+def test_compare_on_the_salamander_retina():
+    from sklearn_mini.io import load_retina
+
+    rec = load_retina(SHARED_DATA / "retina_onken2016" / "NaturalImages1.mat")
+    X = SpikeBinner(bin_size=0.05, min_rate=0.5).fit_transform(rec.spikes)
+    methods = {"SpikeSAE": SpikeSAE(d_sae=128, topk=4, n_epochs=20, random_state=0),
+               "PCA": PCA(n_components=8), **{k: v for k, v in default_baselines(8).items()
+                                              if k == "NMF"}}
+    if HAVE_CEBRA:
+        methods["CEBRA"] = CEBRAEmbedding(output_dimension=8, max_iterations=200, random_state=0)
+    table = compare(methods, X, cv=3)
+    assert len(table) == len(methods) and not table.isna().any().any()
