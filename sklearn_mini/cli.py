@@ -1,68 +1,95 @@
-"""Command line: ``sklearn-mini demo`` (also ``python -m sklearn_mini demo``)."""
+"""Command line: ``sklearn-mini demo`` and ``sklearn-mini run PATH``.
+
+``python -m sklearn_mini`` (no command) runs the demo.
+"""
 
 import argparse
 import sys
 import time
 
-import numpy as np
+
+def _run(args, spikes, truth):
+    from .report import run_job
+
+    start = time.perf_counter()
+    rows, fitted, recoveries = run_job(
+        spikes, args.out, truth=truth, bin_size=args.bin_size, min_rate=args.min_rate,
+        d_sae=args.d_sae, topk=args.topk, level0=args.level0, seed=args.seed,
+        verbose=args.verbose, n_epochs=args.epochs, cebra_iterations=args.cebra_iterations)
+    print()
+    print(f"{'method':<15}{'held-out EV':>12}{'R2 unit (median)':>18}{'mean L0':>9}{'fit s':>8}")
+    for row in rows:
+        print(f"{row['method']:<15}{row['explained_variance']:>12.3f}{row['r2_unit_median']:>18.3f}"
+              f"{row['mean_l0']:>9.2f}{row['fit_time']:>8.1f}")
+    sae = fitted["SpikeSAE"][-1]
+    print(f"\nSpikeSAE dead latents: {sae.dead_fraction_:.1%}")
+    for name, rec in recoveries.items():
+        extra = ""
+        if hasattr(rec, "level_fraction_coarse"):
+            extra = f"; coarse by level 0: {rec.level_fraction_coarse[0]:.0%}"
+        print(f"planted features recovered by {name:<13}: {rec.fraction:.0%} "
+              f"(coarse {rec.fraction_coarse:.0%}, fine {rec.fraction_fine:.0%}{extra})")
+    print(f"\nreport written to {args.out}/summary.md ({time.perf_counter() - start:.0f} s)")
+    return 0
 
 
 def _demo(args):
-    from .datasets import make_sparse_counts, match_atoms
-    from .metrics import explained_variance
-    from .sae import SpikeSAE
+    from .datasets import make_spiking_features
 
-    print(f"Simulating {args.n_samples} time bins x {args.n_units} units from "
-          f"{args.n_atoms} planted sparse features ({args.n_active} active per bin)...")
-    X, truth = make_sparse_counts(n_samples=args.n_samples, n_features=args.n_units,
-                                  n_atoms=args.n_atoms, n_active=args.n_active,
-                                  rate_scale=args.rate_scale, random_state=args.seed)
-    n_train = int(0.7 * len(X))
-    X_train, X_test = X[:n_train], X[n_train:]  # contiguous blocks: held-out *time*
-    scale = X_train.max()
-    sae = SpikeSAE(d_sae=args.d_sae, topk=args.topk, n_epochs=args.epochs,
-                   device=args.device, random_state=args.seed, verbose=args.verbose)
-    start = time.perf_counter()
-    sae.fit(X_train / scale)
-    fit_s = time.perf_counter() - start
-    Z = sae.transform(X_test / scale)
-    ev = explained_variance(X_test / scale, sae.inverse_transform(Z))
-    best = match_atoms(sae.components_, truth.dictionary)
-    print(f"SpikeSAE(d_sae={sae.d_sae_}, topk={args.topk}, sparsity='batchtopk', loss='msle') "
-          f"fitted in {fit_s:.1f} s ({sae.n_iter_} epochs, {sae.n_steps_} steps)")
-    print(f"  held-out explained variance : {ev:.3f}")
-    print(f"  held-out mean L0            : {np.count_nonzero(Z, axis=1).mean():.2f}")
-    print(f"  dead latents (train)        : {100 * sae.dead_fraction_:.1f}%")
-    print(f"  planted features recovered  : {100 * np.mean(best >= 0.9):.0f}% "
-          f"(cosine >= 0.9; median best cosine {np.median(best):.3f})")
-    return 0
+    print(f"Simulating {args.n_units} units for {args.duration:.0f} s driven by planted "
+          "coarse and fine features ...")
+    spikes, truth = make_spiking_features(n_units=args.n_units, duration=args.duration,
+                                          random_state=args.seed)
+    return _run(args, spikes, truth)
+
+
+def _run_file(args):
+    from .report import read_recording
+
+    spikes = read_recording(args.path)
+    print(f"Read {spikes.n_spikes} spikes of {spikes.n_units} units from {args.path}")
+    return _run(args, spikes, None)
+
+
+def _common(parser, out):
+    parser.add_argument("--out", default=out, help="report folder")
+    parser.add_argument("--bin-size", type=float, default=0.05)
+    parser.add_argument("--min-rate", type=float, default=0.5)
+    parser.add_argument("--d-sae", type=int, default=40,
+                        help="SAE latents; PCA and NMF get as many components")
+    parser.add_argument("--topk", type=int, default=1)
+    parser.add_argument("--level0", type=int, default=8,
+                        help="latents of the MatryoshkaSAE's first level")
+    parser.add_argument("--epochs", type=lambda v: v if v == "auto" else int(v), default="auto",
+                        help="SAE training epochs ('auto': at least 20 and 1000 steps)")
+    parser.add_argument("--cebra-iterations", type=int, default=1000)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--verbose", type=int, default=1)
 
 
 def build_parser():
     parser = argparse.ArgumentParser(prog="sklearn-mini",
                                      description="Sparse autoencoders for spike data.")
     sub = parser.add_subparsers(dest="command")
-    demo = sub.add_parser("demo", help="fit SpikeSAE on built-in simulated data")
-    demo.add_argument("--n-samples", type=int, default=40_000)
-    demo.add_argument("--n-units", type=int, default=64)
-    demo.add_argument("--n-atoms", type=int, default=32)
-    demo.add_argument("--n-active", type=int, default=3)
-    demo.add_argument("--rate-scale", type=float, default=8.0)
-    demo.add_argument("--d-sae", type=int, default=64)
-    demo.add_argument("--topk", type=int, default=3)
-    demo.add_argument("--epochs", type=lambda s: s if s == "auto" else int(s), default="auto")
-    demo.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
-    demo.add_argument("--seed", type=int, default=0)
-    demo.add_argument("--verbose", type=int, default=1)
+    demo = sub.add_parser("demo", help="simulate spikes with planted features and run the job")
+    demo.add_argument("--n-units", type=int, default=100)
+    demo.add_argument("--duration", type=float, default=1200.0)
+    _common(demo, "sklearn_mini_report")
     demo.set_defaults(func=_demo)
+    run = sub.add_parser("run", help="run the job on a recording (NWB, Kilosort folder, "
+                                     ".npz/.csv spike table)")
+    run.add_argument("path")
+    _common(run, "sklearn_mini_report")
+    run.set_defaults(func=_run_file)
     return parser
 
 
 def main(argv=None):
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or argv[0].startswith("-"):
+        argv = ["demo", *argv]
     args = parser.parse_args(argv)
-    if getattr(args, "func", None) is None:
-        args = parser.parse_args(["demo", *(argv or sys.argv[1:])])
     return args.func(args)
 
 

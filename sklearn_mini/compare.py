@@ -4,7 +4,7 @@ import time
 
 import numpy as np
 from sklearn.base import clone
-from sklearn.model_selection import KFold
+from sklearn.model_selection import check_cv
 
 from .metrics import (
     explained_variance,
@@ -25,7 +25,11 @@ def _codes(estimator, X):
     return Z, time.perf_counter() - start
 
 
-def _fold_scores(estimator, X_train, X_test):
+def evaluate(estimator, X_train, X_test):
+    """Fit ``estimator`` (in place) on ``X_train`` and score it on held-out ``X_test``.
+
+    Returns the metrics of one :func:`compare` row as a dict (see there).
+    """
     start = time.perf_counter()
     estimator.fit(X_train)
     fit_time = time.perf_counter() - start
@@ -66,8 +70,9 @@ def compare(estimators, X, cv=5):
     X : array-like of shape (n_samples, n_features) or SpikeTrains
         Binned counts (rows in time order), or raw spikes sorted by time for Pipelines
         that start with a binner.
-    cv : int or cross-validation splitter, default=5
-        Number of contiguous folds (``KFold(cv, shuffle=False)``), or any splitter.
+    cv : int, cross-validation splitter or iterable of (train, test), default=5
+        Number of contiguous folds (``KFold(cv, shuffle=False)``), any splitter, or
+        explicit index pairs (e.g. one train/test split).
 
     Returns
     -------
@@ -80,11 +85,10 @@ def compare(estimators, X, cv=5):
     if not isinstance(estimators, dict):
         estimators = {type(e).__name__ if not hasattr(e, "steps") else type(e[-1]).__name__: e
                       for e in estimators}
-    splitter = KFold(cv, shuffle=False) if isinstance(cv, int) else cv
-    folds = list(splitter.split(X))
+    folds = list(check_cv(cv).split(X))  # an int: unshuffled KFold, contiguous blocks
     rows = []
     for name, estimator in estimators.items():
-        scores = [_fold_scores(clone(estimator), _take(X, train), _take(X, test))
+        scores = [evaluate(clone(estimator), _take(X, train), _take(X, test))
                   for train, test in folds]
         rows.append({"method": name, **{k: float(np.mean([s[k] for s in scores]))
                                         for k in COLUMNS[1:]}})

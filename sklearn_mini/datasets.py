@@ -100,7 +100,7 @@ def make_sparse_spikes(n_units=64, duration=600.0, n_atoms=32, n_active=3, *, bi
     ----------
     n_units : int, default=64
         Number of units.
-    duration : float, default=600.0
+    duration : float, default=1200.0
         Recording length in seconds.
     n_atoms, n_active : int, default=32, 3
         Planted atoms and atoms active per bin.
@@ -207,3 +207,121 @@ def make_hierarchical_counts(n_samples=5000, n_features=64, n_coarse=8, fine_per
         raise ValueError(f"noise must be 'poisson' or None, got {noise!r}.")
     return X, Bunch(coarse=coarse, fine=fine, parent=parent, coarse_codes=coarse_codes,
                     fine_codes=fine_codes)
+
+
+def make_spiking_features(n_units=100, duration=1200.0, n_coarse=8, n_fine=24, *,
+                          bin_size=0.05, mean_rate=10.0, baseline_rate=0.5, p_coarse=0.1,
+                          p_fine=0.05, hierarchy="units", feature_density=0.2, spiking="poisson",
+                          refractory_period=0.002, random_state=None):
+    """Spike times of a population driven by planted sparse features with a hierarchy.
+
+    Time is divided into bins of ``bin_size``. Each of the ``n_coarse`` coarse features is
+    active in a bin with probability ``p_coarse``; each of the ``n_fine`` fine features
+    has a coarse parent (fine feature ``j`` belongs to coarse ``j % n_coarse``) and is
+    active with probability ``p_fine`` only while its parent is (fine features are rare
+    and tied to coarse ones). Active amplitudes are uniform on [0.5, 1.5]. Every feature
+    is a non-negative, unit-norm pattern over about ``feature_density`` of the units.
+
+    A unit's rate in a bin is ``baseline_rate + gain * (activations @ directions)``, with
+    the gain set so that the population's mean rate is ``mean_rate``. At the defaults
+    about 0.8 of the 50 ms unit-bins are empty (bursty, sparse activity, as in the seed
+    notes). Spikes are Poisson within each bin (uniform times), optionally thinned so
+    that no two spikes of a unit are closer than ``refractory_period``.
+
+    Parameters
+    ----------
+    n_units : int, default=100
+    duration : float, default=1200.0
+        Seconds.
+    n_coarse, n_fine : int, default=8, 24
+        Planted coarse and fine features.
+    bin_size : float, default=0.05
+        Time resolution of the features (s).
+    mean_rate, baseline_rate : float, default=10.0, 0.5
+        Population mean rate and every unit's rate without any active feature (Hz).
+    p_coarse, p_fine : float, default=0.1, 0.05
+        Activation probability per bin of a coarse and of a fine feature (with
+        ``hierarchy='activity'``, ``p_fine / p_coarse`` is the fine feature's probability
+        in a bin where its parent is active).
+    hierarchy : {'units', 'activity'}, default='units'
+        How fine features are tied to their coarse parent. ``'units'``: a fine feature is
+        a sub-assembly, half of its parent's units (plus a few of its own), active
+        independently; every feature can be recovered from data. ``'activity'``: fine
+        features use their own units but are active only while their parent is; the data
+        then never show a fine feature alone, and SAEs absorb children into parents
+        (Chanin et al. 2024) -- a harder benchmark, where nested levels help.
+    feature_density : float, default=0.2
+        Expected fraction of units in a feature's pattern.
+    spiking : {'poisson', 'refractory'}, default='poisson'
+    refractory_period : float, default=0.002
+        Minimum inter-spike interval of ``'refractory'`` spiking (s).
+    random_state : int, RandomState instance or None, default=None
+
+    Returns
+    -------
+    spikes : SpikeTrains
+        Spike times of units ``0 .. n_units - 1`` over ``[0, duration)``.
+    truth : :class:`~sklearn.utils.Bunch`
+        ``directions`` (n_features, n_units), unit-norm patterns, coarse first;
+        ``activations`` (n_bins, n_features); ``is_coarse`` (n_features,);
+        ``parent`` (n_features,), the coarse parent of each fine feature (-1 for coarse);
+        ``rates`` (n_bins, n_units) in Hz; ``bin_size``.
+    """
+    from .spikes import SpikeTrains
+
+    if spiking not in ("poisson", "refractory"):
+        raise ValueError(f"spiking must be 'poisson' or 'refractory'; got {spiking!r}.")
+    rng = check_random_state(random_state)
+    n_bins = int(round(duration / bin_size))
+    n_features = n_coarse + n_fine
+    if hierarchy not in ("units", "activity"):
+        raise ValueError(f"hierarchy must be 'units' or 'activity'; got {hierarchy!r}.")
+    parent = np.r_[np.full(n_coarse, -1), np.arange(n_fine) % n_coarse]
+    mask = rng.random_sample((n_features, n_units)) < feature_density
+    mask[np.arange(n_features), rng.randint(n_units, size=n_features)] = True
+    if hierarchy == "units":
+        sub = mask[parent[n_coarse:]] & (rng.random_sample((n_fine, n_units)) < 0.5)
+        own = rng.random_sample((n_fine, n_units)) < 0.05
+        mask[n_coarse:] = sub | own
+        mask[np.arange(n_coarse, n_features), rng.randint(n_units, size=n_fine)] = True
+    directions = mask * rng.exponential(1.0, size=(n_features, n_units))
+    directions /= np.linalg.norm(directions, axis=1, keepdims=True)
+    coarse_on = rng.random_sample((n_bins, n_coarse)) < p_coarse
+    draw = rng.random_sample((n_bins, n_fine))
+    if hierarchy == "units":
+        fine_on = draw < p_fine
+    else:
+        fine_on = coarse_on[:, parent[n_coarse:]] & (draw < p_fine / p_coarse)
+    on = np.hstack([coarse_on, fine_on])
+    activations = on * rng.uniform(0.5, 1.5, size=on.shape)
+    drive = activations @ directions
+    gain = (mean_rate - baseline_rate) / max(drive.mean(), 1e-12)
+    rates = baseline_rate + gain * drive
+    counts = rng.poisson(rates * bin_size)
+    unit_of = np.repeat(np.tile(np.arange(n_units), n_bins), counts.ravel())
+    bin_of = np.repeat(np.repeat(np.arange(n_bins), n_units), counts.ravel())
+    times = (bin_of + rng.random_sample(bin_of.size)) * bin_size
+    if spiking == "refractory":
+        times, unit_of = _refractory(times, unit_of, refractory_period)
+    truth = Bunch(directions=directions, activations=activations,
+                  is_coarse=np.arange(n_features) < n_coarse, parent=parent, rates=rates,
+                  bin_size=bin_size)
+    spikes = SpikeTrains(times, unit_of, t_start=0.0, t_stop=n_bins * bin_size,
+                         unit_ids=np.arange(n_units))
+    return spikes, truth
+
+
+def _refractory(times, units, period):
+    """Drop every spike closer than ``period`` to the previous kept spike of its unit."""
+    order = np.lexsort((times, units))
+    times, units = times[order], units[order]
+    keep = np.ones(times.size, dtype=bool)
+    starts = np.flatnonzero(np.r_[True, units[1:] != units[:-1]])
+    for start, stop in zip(starts, np.r_[starts[1:], times.size]):
+        last = -np.inf
+        for i in range(start, stop):
+            if times[i] - last < period:
+                keep[i] = False
+            else:
+                last = times[i]
+    return times[keep], units[keep]

@@ -4,6 +4,7 @@ import pathlib
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from sklearn_mini.cli import main
@@ -12,22 +13,48 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 EXAMPLES = sorted((ROOT / "docs" / "examples").glob("*.py"))
 
 
-def test_demo_prints_held_out_metrics(capsys):
-    assert main(["demo", "--n-samples", "3000", "--epochs", "5", "--verbose", "0"]) == 0
+FAST = ["--epochs", "3", "--cebra-iterations", "20", "--verbose", "0"]
+TINY = ["--duration", "60", *FAST]
+
+
+def test_demo_prints_the_comparison_and_writes_the_report(capsys, tmp_path):
+    assert main(["demo", *TINY, "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    for text in ("held-out explained variance", "held-out mean L0", "dead latents",
-                 "planted features recovered"):
+    for text in ("held-out EV", "SpikeSAE", "MatryoshkaSAE", "PCA", "NMF", "dead latents",
+                 "planted features recovered by SpikeSAE"):
         assert text in out
+    summary = (tmp_path / "summary.md").read_text()
+    assert "| SpikeSAE |" in summary and "Planted features recovered" in summary
+    for name in ("comparison.png", "training_curve.png", "r2_per_unit.png",
+                 "latent_raster.png", "feature_recovery.png", "selectivity.png"):
+        assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+        assert f"({name})" in summary
 
 
-def test_python_dash_m_runs_the_demo():
+@pytest.mark.parametrize("fmt", ["npz", "csv"])
+def test_run_reads_a_spike_table(fmt, tmp_path, capsys):
+    from sklearn_mini.datasets import make_spiking_features
+
+    spikes, _ = make_spiking_features(n_units=20, duration=60, random_state=1)
+    path = tmp_path / f"spikes.{fmt}"
+    if fmt == "npz":
+        np.savez(path, times=spikes.times, units=spikes.units)
+    else:
+        np.savetxt(path, np.column_stack([spikes.times, spikes.units]), delimiter=",",
+                   header="time,unit", comments="")
+    assert main(["run", str(path), *FAST, "--d-sae", "16", "--out", str(tmp_path / "r")]) == 0
+    assert "Read" in capsys.readouterr().out
+    assert (tmp_path / "r" / "summary.md").exists()
+    assert not (tmp_path / "r" / "feature_recovery.png").exists()  # no ground truth
+
+
+def test_python_dash_m_runs_the_demo(tmp_path):
     result = subprocess.run(
-        [sys.executable, "-m", "sklearn_mini", "demo", "--n-samples", "2000", "--epochs", "2",
-         "--verbose", "0"],
-        capture_output=True, text=True, timeout=300,
+        [sys.executable, "-m", "sklearn_mini", *TINY, "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=600,
     )
     assert result.returncode == 0, result.stderr
-    assert "held-out explained variance" in result.stdout
+    assert "held-out EV" in result.stdout and (tmp_path / "summary.md").exists()
 
 
 def test_examples_exist():

@@ -1,0 +1,195 @@
+"""The main job: bin, fit the SAEs beside the baselines, compare on held-out time, report.
+
+``sklearn-mini demo`` runs it on simulated spikes with planted features;
+``sklearn-mini run PATH`` on a user's recording.
+"""
+
+import pathlib
+import time
+
+import numpy as np
+from sklearn.pipeline import make_pipeline
+
+from .baselines import NMF, PCA
+from .binning import SpikeBinner
+from .compare import COLUMNS, evaluate
+from .features import feature_recovery, latent_selectivity, top_latents
+from .matryoshka import MatryoshkaSAE
+from .metrics import r2_per_unit, reconstruct_with
+from .sae import SpikeSAE
+from .spikes import as_spike_trains
+
+
+def read_recording(path):
+    """Spikes from an NWB file, a Kilosort/Phy folder, or a spike table (.npz / .csv).
+
+    A table has one row per spike with a time (s) and a unit column (``time, unit``
+    in a CSV header, or arrays ``times`` and ``units`` / an ``(n, 2)`` array ``spikes``
+    in an ``.npz``).
+    """
+    from .io import read_kilosort, read_nwb
+
+    path = pathlib.Path(path)
+    if path.is_dir():
+        return read_kilosort(path)
+    suffix = path.suffix.lower()
+    if suffix == ".nwb":
+        return read_nwb(path).spikes
+    if suffix == ".npz":
+        with np.load(path) as data:
+            if "spikes" in data:
+                return as_spike_trains(data["spikes"])
+            return as_spike_trains(np.column_stack([data["times"], data["units"]]))
+    if suffix == ".csv":
+        table = np.genfromtxt(path, delimiter=",", names=True)
+        names = [n.lower() for n in table.dtype.names]
+        time_col = next(n for n in table.dtype.names if n.lower() in ("time", "times", "t", "spike_time"))
+        unit_col = next(n for n in table.dtype.names if n.lower() in ("unit", "units", "unit_id", "cluster", "neuron"))
+        del names
+        return as_spike_trains(np.column_stack([table[time_col], table[unit_col]]))
+    raise ValueError(f"Cannot read {path}: expected an .nwb file, a Kilosort folder, or a "
+                     ".npz/.csv spike table.")
+
+
+def default_models(n_units, d_sae, topk, level0, seed, verbose, n_epochs="auto",
+                   cebra_iterations=1000):
+    """The SAEs and baselines the main job fits (each later goes behind a SpikeBinner).
+
+    PCA and NMF get as many components as the SAEs have latents (at most ``n_units``);
+    the MatryoshkaSAE's first level has ``level0`` latents with ``topk`` 1.
+    """
+    n_components = min(d_sae, n_units)
+    models = {
+        "SpikeSAE": SpikeSAE(d_sae=d_sae, topk=topk, n_epochs=n_epochs, random_state=seed,
+                             verbose=verbose),
+        "MatryoshkaSAE": MatryoshkaSAE(levels=((level0, 1), (d_sae, topk)), n_epochs=n_epochs,
+                                       random_state=seed, verbose=verbose),
+        "PCA": PCA(n_components=n_components),
+        "NMF": NMF(n_components=n_components, init="nndsvda", max_iter=400, random_state=seed),
+    }
+    try:
+        import cebra  # noqa: F401
+
+        from .adapters import CEBRAEmbedding
+
+        models["CEBRA"] = CEBRAEmbedding(output_dimension=min(8, n_components),
+                                         max_iterations=cebra_iterations, random_state=seed)
+    except ImportError:
+        pass
+    return models
+
+
+def run_job(spikes, out, truth=None, bin_size=0.05, min_rate=0.5, d_sae=40, topk=1, level0=8,
+            train_fraction=0.7, seed=0, verbose=1, n_epochs="auto", cebra_iterations=1000,
+            log=print):
+    """Fit every model on the first ``train_fraction`` of time, score the rest, report.
+
+    Returns the comparison table (a list of dict rows) and writes ``out/summary.md``
+    and PNG figures.
+    """
+    out = pathlib.Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    split = spikes.t_start + train_fraction * (spikes.t_stop - spikes.t_start)
+    train, test = spikes.restrict(spikes.t_start, split), spikes.restrict(split, spikes.t_stop)
+    n_units = spikes.n_units
+    rows, fitted = [], {}
+    for name, model in default_models(n_units, d_sae, topk, level0, seed, verbose, n_epochs,
+                                         cebra_iterations).items():
+        pipe = make_pipeline(SpikeBinner(bin_size=bin_size, min_rate=min_rate), model)
+        log(f"fitting {name} ...")
+        scores = evaluate(pipe, train, test)
+        rows.append({"method": name, **scores})
+        fitted[name] = pipe
+        log(f"  held-out explained variance {scores['explained_variance']:.3f}, "
+            f"mean L0 {scores['mean_l0']:.2f}, fit {scores['fit_time']:.1f} s")
+    recoveries = {}
+    if truth is not None:
+        for name in ("SpikeSAE", "MatryoshkaSAE", "PCA", "NMF"):
+            recoveries[name] = feature_recovery(fitted[name], truth)
+    try:
+        _write_report(out, rows, fitted, recoveries, test, truth, bin_size)
+    except ImportError as err:  # no matplotlib: the table still goes to summary.md
+        log(f"figures skipped ({err})")
+        (out / "summary.md").write_text("# sklearn-mini report\n\n" + _format_table(rows) + "\n")
+    return rows, fitted, recoveries
+
+
+def _format_table(rows):
+    header = "| " + " | ".join(COLUMNS) + " |"
+    lines = [header, "|" + "---|" * len(COLUMNS)]
+    for row in rows:
+        cells = [row["method"]] + [f"{row[c]:.3f}" for c in COLUMNS[1:]]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def _write_report(out, rows, fitted, recoveries, test, truth, bin_size):
+    from .io._optional import require
+    from . import plotting
+
+    plt = require("matplotlib.pyplot", "plot", "The report's figures")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    sae_pipe = fitted["SpikeSAE"]
+    sae = sae_pipe[-1]
+    X_test, X_hat = reconstruct_with(sae_pipe, test)
+    Z = sae_pipe.transform(test)
+    figures = {}
+
+    def save(name, draw):
+        fig, ax = plt.subplots(figsize=(7, 4))
+        draw(ax)
+        fig.tight_layout()
+        fig.savefig(out / name, dpi=110)
+        plt.close(fig)
+        figures[name] = ax.get_title()
+
+    from .compare import plot_comparison
+
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.5))
+    import pandas as pd
+
+    plot_comparison(pd.DataFrame(rows), ax=axes)
+    fig.suptitle("Held-out comparison")
+    fig.tight_layout()
+    fig.savefig(out / "comparison.png", dpi=110)
+    plt.close(fig)
+    figures["comparison.png"] = "Held-out comparison"
+    save("training_curve.png", lambda ax: plotting.plot_training_curve(sae, ax=ax))
+    save("r2_per_unit.png", lambda ax: plotting.plot_r2_per_unit(r2_per_unit(X_test, X_hat), ax=ax))
+    save("latent_raster.png", lambda ax: plotting.plot_latent_raster(Z, ax=ax, bin_size=bin_size))
+    lines = ["# sklearn-mini report", "",
+             f"Held-out time: the last {len(X_test)} bins ({bin_size * 1000:.0f} ms); models fitted "
+             "on the time before.", "", _format_table(rows), "",
+             f"SpikeSAE: d_sae {sae.d_sae_}, dead latents {sae.dead_fraction_:.1%} "
+             f"(training data), mean L0 {sae.mean_l0_:.2f}."]
+    if recoveries:
+        save("feature_recovery.png", lambda ax: plotting.plot_feature_recovery(recoveries, ax=ax))
+        lines += ["", "## Planted features recovered (cosine >= 0.9)", "",
+                  "| method | all | coarse | fine |", "|---|---|---|---|"]
+        for name, rec in recoveries.items():
+            lines.append(f"| {name} | {rec.fraction:.0%} | {rec.fraction_coarse:.0%} | "
+                         f"{rec.fraction_fine:.0%} |")
+        mat = recoveries.get("MatryoshkaSAE")
+        if mat is not None and hasattr(mat, "level_fraction_coarse"):
+            lines.append("")
+            lines.append(f"MatryoshkaSAE coarse features recovered by level 0's atoms: "
+                         f"{mat.level_fraction_coarse[0]:.0%}.")
+        labels = _dominant_coarse(truth, test, bin_size, len(Z))
+        sel = latent_selectivity(Z, labels)
+        save("selectivity.png", lambda ax: plotting.plot_selectivity(
+            sel, ax=ax, latents=np.flatnonzero((Z != 0).any(0))))
+        best = top_latents(sel, "coarse 0", n=1) if "coarse 0" in sel.conditions else []
+        if len(best):
+            save("tuning_curve.png", lambda ax: plotting.plot_tuning_curve(Z, labels, int(best[0]), ax=ax))
+    lines += ["", "## Figures", ""] + [f"![{title}]({name})" for name, title in figures.items()]
+    (out / "summary.md").write_text("\n".join(lines) + "\n")
+
+
+def _dominant_coarse(truth, test, bin_size, n_bins):
+    """Per held-out bin: the strongest active coarse feature ('none' when none is)."""
+    first = int(round((test.t_start) / truth.bin_size))
+    acts = truth.activations[first:first + n_bins][:, truth.is_coarse]
+    labels = np.where(acts.max(1) > 0, acts.argmax(1).astype(str), "none")
+    return np.asarray([f"coarse {c}" if c != "none" else c for c in labels])
