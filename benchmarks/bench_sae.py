@@ -28,12 +28,13 @@ def parse_size(text):
     return n_features, d_sae, topk
 
 
-def run(n_samples, n_features, d_sae, topk, n_epochs, device, sparsity, batch_size):
+def run(n_samples, n_features, d_sae, topk, n_epochs, device, sparsity, batch_size,
+        decoder_path="auto"):
     X, _ = make_sparse_counts(n_samples=n_samples, n_features=n_features,
                               n_atoms=max(8, n_features // 2), n_active=4, random_state=0)
     X = (X / X.max()).astype("float32")
     params = dict(d_sae=d_sae, topk=topk, sparsity=sparsity, batch_size=batch_size,
-                  device=device, random_state=0)
+                  device=device, random_state=0, decoder_path=decoder_path)
     SpikeSAE(n_epochs=1, **params).fit(X[: 4 * batch_size])  # warm-up (allocator, threads)
     if device == "cuda":
         torch.cuda.synchronize()
@@ -54,6 +55,8 @@ def main():
     parser.add_argument("--sparsity", default="batchtopk", choices=["batchtopk", "topk", "relu"])
     parser.add_argument("--size", type=parse_size, action="append",
                         help="n_features,d_sae,topk (repeatable)")
+    parser.add_argument("--paths", default="dense,sparse,auto",
+                        help="decoder paths to time side by side (comma-separated)")
     parser.add_argument("--smoke", action="store_true", help="tiny sizes, for CI")
     args = parser.parse_args()
     sizes = args.size or DEFAULT_SIZES
@@ -63,13 +66,18 @@ def main():
     print(f"SpikeSAE fit throughput | device={args.device} ({name}) | torch {torch.__version__} "
           f"| threads {torch.get_num_threads()} | n_samples={args.n_samples} "
           f"epochs={args.epochs} batch={args.batch_size} sparsity={args.sparsity}")
-    print(f"{'n_features':>10} {'d_sae':>7} {'topk':>5} {'fit s':>8} {'samples/s':>11} "
-          f"{'EV(train)':>9} {'dead':>6}")
+    print(f"{'n_features':>10} {'d_sae':>7} {'topk':>5} {'path':>7} {'fit s':>8} "
+          f"{'samples/s':>11} {'vs dense':>8} {'EV(train)':>9} {'dead':>6}")
+    paths = args.paths.split(",")
     for n_features, d_sae, topk in sizes:
-        seconds, rate, ev, dead = run(args.n_samples, n_features, d_sae, topk, args.epochs,
-                                      args.device, args.sparsity, args.batch_size)
-        print(f"{n_features:>10} {d_sae:>7} {topk:>5} {seconds:>8.2f} {rate:>11,.0f} "
-              f"{ev:>9.3f} {dead:>6.1%}")
+        base = None
+        for path in paths:
+            seconds, rate, ev, dead = run(args.n_samples, n_features, d_sae, topk, args.epochs,
+                                          args.device, args.sparsity, args.batch_size, path)
+            base = rate if path == "dense" else base
+            ratio = f"{rate / base:>7.2f}x" if base else f"{'-':>8}"
+            print(f"{n_features:>10} {d_sae:>7} {topk:>5} {path:>7} {seconds:>8.2f} "
+                  f"{rate:>11,.0f} {ratio} {ev:>9.3f} {dead:>6.1%}", flush=True)
 
 
 if __name__ == "__main__":

@@ -50,6 +50,9 @@ NON_NEGATIVE_LOSSES = ("msle", "msle_asym", "poisson")
 AUTO_MIN_EPOCHS = 20
 AUTO_MIN_STEPS = 1000
 AUTO_MAX_EPOCHS = 1000
+# decoder_path='auto' uses the gather-sum decoder when d_sae >= this many times the
+# largest top-k (measured crossover, see benchmarks/bench_sae.py and the docs).
+SPARSE_DECODER_MIN_RATIO = 8
 # Initial JumpReLU threshold: 0 lets every positive pre-activation through at first,
 # like a ReLU; the L0 penalty then raises each latent's threshold.
 JUMPRELU_THETA_INIT = 0.0
@@ -79,6 +82,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         "momentum_decay": [Interval(Real, 0, None, closed="left")],
         "seq_len": [Interval(Integral, 1, None, closed="left")],
         "transform_algorithm": [StrOptions({"encoder", "omp"})],
+        "decoder_path": [StrOptions({"auto", "dense", "sparse"})],
         "aux_coef": [Interval(Real, 0, None, closed="left")],
         "k_aux": [Interval(Integral, 1, None, closed="left"), None],
         "dead_window": [Interval(Integral, 1, None, closed="left"), None],
@@ -138,6 +142,17 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         return make_sparsifier(self.sparsity, self.l1_coef, self.l1_penalty, self.tanh_A,
                                self.tanh_B, self.l0_coef, self.bandwidth)
 
+    def _use_sparse_decoder(self, d_sae, levels=None):
+        """Whether training decodes by gather-sum over the selected atoms."""
+        if self.decoder_path == "dense" or self.sparsity not in ("topk", "batchtopk"):
+            return False
+        if self._decoder_layers():
+            return False
+        if self.decoder_path == "sparse":
+            return True
+        k = max(lv.k for lv in levels) if levels else getattr(self, "topk", 1)
+        return d_sae >= SPARSE_DECODER_MIN_RATIO * k
+
     def _module_kwargs(self, output_relu):
         """SAEModule arguments decided by the parameters (shapes come from the data)."""
         if self.loss == "poisson":
@@ -178,6 +193,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             eps=self.eps,
             momentum_decay=self.momentum_decay,
             l1_warmup=self.l1_warmup,
+            sparse_decoder=self._use_sparse_decoder(d_sae, levels),
             aux_coef=self.aux_coef,
             k_aux=min(d_sae, self.k_aux or max(1, n_features // 2)),
             dead_window=self.dead_window or max(1, math.ceil(steps_per_epoch / 2)),

@@ -66,7 +66,7 @@ class MatryoshkaSAE(_BaseSAE):
         level's (drawn) size and its nominal size, so that no single cut point is
         privileged; inference and scoring use the nominal sizes.
     sparsity, loss, tau, l1_coef, l1_penalty, tanh_A, tanh_B, l1_warmup, l0_coef, \
-bandwidth, eps, decoder_layers, seq_len, transform_algorithm, aux_coef, k_aux, \
+bandwidth, eps, decoder_layers, seq_len, transform_algorithm, decoder_path, aux_coef, k_aux, \
 dead_window, decoder_bias_init, subtract_decoder_bias, output_relu, optimizer, momentum_decay, lr, lr_schedule, \
 batch_size, n_epochs, device, dtype, random_state, verbose
         As for :class:`~sklearn_mini.SpikeSAE`. With ``'batchtopk'`` each level keeps the
@@ -132,6 +132,7 @@ n_features_in_, feature_names_in_
         decoder_layers=(),
         seq_len=1,
         transform_algorithm="encoder",
+        decoder_path="auto",
         aux_coef=1 / 32,
         k_aux=None,
         dead_window=None,
@@ -166,6 +167,7 @@ n_features_in_, feature_names_in_
         self.decoder_layers = decoder_layers
         self.seq_len = seq_len
         self.transform_algorithm = transform_algorithm
+        self.decoder_path = decoder_path
         self.aux_coef = aux_coef
         self.k_aux = k_aux
         self.dead_window = dead_window

@@ -98,6 +98,13 @@ class SpikeSAE(_BaseSAE):
         learned atoms with ``topk`` non-zeros (the classical sparse-coding read-out of
         the same dictionary; codes may then be negative). ``'omp'`` needs a linear
         decoder and not ``loss='poisson'``. Training always uses the encoder.
+    decoder_path : {'auto', 'dense', 'sparse'}, default='auto'
+        How training decodes ``'topk'``/``'batchtopk'`` codes: ``'dense'`` multiplies the
+        batch x d_sae code matrix by the decoder; ``'sparse'`` sums only the selected
+        atoms (``embedding_bag``), so neither the decoder product nor its gradients
+        touch unselected latents. Same loss and gradients (tested). ``'auto'`` uses
+        ``'sparse'`` when ``d_sae >= 8 * topk`` (the measured crossover). Other
+        sparsities and nonlinear decoders always use the dense path.
     aux_coef : float, default=1/32
         Weight of the auxiliary dead-latent loss: the detached residual ``x - x_hat`` is
         reconstructed from the top ``k_aux`` pre-activations of dead latents, decoded
@@ -225,6 +232,7 @@ class SpikeSAE(_BaseSAE):
         decoder_layers=(),
         seq_len=1,
         transform_algorithm="encoder",
+        decoder_path="auto",
         aux_coef=1 / 32,
         k_aux=None,
         dead_window=None,
@@ -258,6 +266,7 @@ class SpikeSAE(_BaseSAE):
         self.decoder_layers = decoder_layers
         self.seq_len = seq_len
         self.transform_algorithm = transform_algorithm
+        self.decoder_path = decoder_path
         self.aux_coef = aux_coef
         self.k_aux = k_aux
         self.dead_window = dead_window

@@ -126,11 +126,14 @@ class SAEModule(nn.Module):
         d = self.d_sae if d is None else d
         w, b = self.W_enc[:, :d].to(x.dtype), self.b_enc[:d].to(x.dtype)
         if self.subtract_decoder_bias:
-            x = x - self.input_offset().to(x.dtype)
+            # (x - offset) @ W == x @ W - offset @ W: folding the offset into the bias keeps
+            # the input out of the graph, so backward never forms the batch x n_features
+            # input gradient (a full-size matmul) just to reach the offset's gradient.
+            b = b - self.input_offset().to(x.dtype) @ w
         if self.encoder != "gated":
             return torch.addmm(b, x, w)
-        projection = x @ w
-        gate = projection + b
+        projection = torch.addmm(b - self.b_enc[:d].to(x.dtype), x, w)  # offset folded in
+        gate = projection + self.b_enc[:d].to(x.dtype)
         mag = projection * self.r_mag[:d].to(x.dtype).exp() + self.b_mag[:d].to(x.dtype)
         return torch.stack([gate, mag], dim=-1)
 
@@ -188,6 +191,19 @@ class SAEModule(nn.Module):
         else:
             out = torch.addmm(p(self.b_dec), codes, w)
         return self._link(out)
+
+    def decode_sparse(self, values, index, offsets=None, with_bias=True):
+        """Reconstruction from codes given as bags of (latent index, value) per sample.
+
+        ``embedding_bag`` sums ``value * W_dec[index]`` per sample, so the forward pass
+        and both gradients touch only the selected atoms: the batch x d_sae decoder
+        products of :meth:`decode` are never formed. Linear decoder only.
+        """
+        w = self.W_dec.to(values.dtype)
+        out = F.embedding_bag(index, w, offsets=offsets, per_sample_weights=values, mode="sum")
+        if not with_bias:
+            return out
+        return self._link(out + self.b_dec.to(values.dtype))
 
     def atom_norms(self):
         """L2 norm of every decoder atom (row of ``W_dec``), differentiable."""

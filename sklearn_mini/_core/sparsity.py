@@ -25,6 +25,7 @@ class Sparsifier:
 
     name = ""
     uses_threshold = False  # a calibrated inference threshold per level (BatchTopK)
+    supports_sparse = False  # offers train_sparse() for the gather-sum decoder
     unit_norm_decoder = True  # atoms kept at unit norm (radial gradient removed)
     encoder = "linear"  # which encoder the module needs: 'linear', 'jumprelu', 'gated'
 
@@ -56,6 +57,16 @@ class TopK(Sparsifier):
     """Keep the ``k`` largest pre-activations of every sample (after a ReLU)."""
 
     name = "topk"
+    supports_sparse = True
+
+    def train_sparse(self, pre, k):
+        """The kept codes as ``(values, latent_index, offsets)`` for a gather-sum decode.
+
+        ``values`` and ``latent_index`` are ``(n, k)`` (one bag of ``k`` per sample,
+        ``offsets`` None); zeros from the ReLU stay in the bag and add nothing.
+        """
+        values, index = pre.topk(min(k, pre.shape[-1]), dim=-1, sorted=False)
+        return values.relu(), index, None
 
     def train_codes(self, pre, k, module=None):
         values, index = pre.topk(min(k, pre.shape[-1]), dim=-1, sorted=False)
@@ -73,6 +84,22 @@ class BatchTopK(Sparsifier):
 
     name = "batchtopk"
     uses_threshold = True
+    supports_sparse = True
+
+    def train_sparse(self, pre, k):
+        """The kept codes as flat ``(values, latent_index, offsets)``, grouped by sample.
+
+        The batch's ``k * n`` largest values are sorted by sample so that each sample's
+        codes form one bag starting at ``offsets[sample]`` (an empty bag decodes to 0).
+        """
+        n, d = pre.shape
+        flat = pre.relu().flatten()
+        values, flat_index = flat.topk(min(k * n, flat.numel()), sorted=False)
+        rows = torch.div(flat_index, d, rounding_mode="floor")
+        order = torch.argsort(rows)
+        counts = torch.bincount(rows, minlength=n)
+        offsets = torch.cumsum(counts, 0) - counts
+        return values[order], (flat_index % d)[order], offsets
 
     def train_codes(self, pre, k, module=None):
         flat = pre.relu().flatten()
@@ -185,6 +212,16 @@ def make_sparsifier(name, l1_coef=1e-3, l1_penalty="standard", tanh_A=1.0, tanh_
     if name == "gated":
         return Gated(l1_coef)
     raise ValueError(f"Unknown sparsity {name!r}; expected one of {SPARSITIES}.")
+
+
+def dead_latent_selection(pre, dead, k_aux):
+    """``(values, index)`` of the top ``k_aux`` dead pre-activations per sample (ReLU'd).
+
+    The sparse form of :func:`dead_latent_codes`, for a gather-sum decode.
+    """
+    masked = pre.masked_fill(~dead, float("-inf"))
+    values, index = masked.topk(min(k_aux, pre.shape[-1]), dim=-1, sorted=False)
+    return values.relu(), index
 
 
 def dead_latent_codes(pre, dead, k_aux):

@@ -8,7 +8,12 @@ from tqdm.auto import tqdm
 
 from . import losses
 from .schedules import SCHEDULES
-from .sparsity import SparsityInputs, batchtopk_threshold, dead_latent_codes
+from .sparsity import (
+    SparsityInputs,
+    batchtopk_threshold,
+    dead_latent_codes,
+    dead_latent_selection,
+)
 
 # How often (in steps) the host looks at device-side statistics. Between these points
 # the loop never synchronises with the device.
@@ -46,6 +51,7 @@ class TrainConfig:
     eps: float = 1e-8  # Poisson loss: keeps log finite for zero counts and rates
     momentum_decay: float = 4e-3  # NAdam only
     l1_warmup: float = 0.0  # fraction of a fit's steps over which the sparsity coef ramps
+    sparse_decoder: bool = False  # gather-sum decode of the selected codes (TopK family)
 
 
 @dataclass
@@ -59,14 +65,22 @@ class TrainState:
 
 
 def build_optimizer(name, params, lr, momentum_decay=4e-3):
-    """Adam, NAdam (with its ``momentum_decay``) or AdamW over ``params``."""
+    """Adam, NAdam (with its ``momentum_decay``) or AdamW over ``params``.
+
+    Adam and AdamW use torch's fused kernels where this torch offers them (one pass over
+    each parameter instead of a dozen elementwise ops, the optimiser step dominating
+    large dictionaries on the CPU); the update is the same algorithm.
+    """
+    params = list(params)
     if name == "nadam":
         return torch.optim.NAdam(params, lr=lr, momentum_decay=momentum_decay)
     classes = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+    if name not in classes:
+        raise ValueError(f"Unknown optimizer {name!r}; expected 'adam', 'nadam' or 'adamw'.")
     try:
+        return classes[name](params, lr=lr, fused=True)
+    except (RuntimeError, TypeError, ValueError):  # older torch, or an unsupported device
         return classes[name](params, lr=lr)
-    except KeyError:
-        raise ValueError(f"Unknown optimizer {name!r}; expected 'adam', 'nadam' or 'adamw'.") from None
 
 
 def _tree_to(obj, device):
@@ -137,11 +151,21 @@ class Trainer:
         pre = module.pre_activations(x)
         total = x.new_zeros(())
         fired = torch.zeros(module.d_sae, dtype=torch.bool, device=x.device)
+        sparse = cfg.sparse_decoder and sparsifier.supports_sparse and module.linear_decoder
+        codes = None
         for level in self._step_levels():
-            codes = sparsifier.train_codes(pre[:, : level.d], level.k, module)
-            x_hat = module.decode(codes)
+            if sparse:
+                values, index, offsets = sparsifier.train_sparse(pre[:, : level.d], level.k)
+                x_hat = module.decode_sparse(values, index, offsets)
+                # Mark fired latents without a host synchronisation.
+                hits = torch.zeros(module.d_sae, device=x.device, dtype=values.dtype)
+                hits.index_add_(0, index.flatten(), (values > 0).flatten().to(values.dtype))
+                fired |= hits > 0
+            else:
+                codes = sparsifier.train_codes(pre[:, : level.d], level.k, module)
+                x_hat = module.decode(codes)
+                fired[: level.d] |= (codes > 0).any(0)
             total = total + level.weight * self.reconstruction_loss(x_hat, x)
-            fired[: level.d] |= (codes > 0).any(0)
         # The last level is the whole dictionary: penalties and aux see every latent.
         penalty = sparsifier.penalty(SparsityInputs(
             x, pre, codes, module, self.reconstruction_loss, self.sparsity_scale))
@@ -154,7 +178,12 @@ class Trainer:
             residual = (x - x_hat).detach()
             # The aux term may move dead latents only: block its path to the shared b_dec.
             pre_aux = module.block_decoder_bias_grad(sparsifier.ranking(pre))
-            residual_hat = module.decode(dead_latent_codes(pre_aux, dead, cfg.k_aux), with_bias=False)
+            if sparse:
+                values, index = dead_latent_selection(pre_aux, dead, cfg.k_aux)
+                residual_hat = module.decode_sparse(values, index, with_bias=False)
+            else:
+                residual_hat = module.decode(dead_latent_codes(pre_aux, dead, cfg.k_aux),
+                                             with_bias=False)
             total = total + cfg.aux_coef * losses.aux_loss(residual, residual_hat)
         return total, fired
 
