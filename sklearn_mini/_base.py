@@ -50,9 +50,12 @@ NON_NEGATIVE_LOSSES = ("msle", "msle_asym", "poisson")
 AUTO_MIN_EPOCHS = 20
 AUTO_MIN_STEPS = 1000
 AUTO_MAX_EPOCHS = 1000
-# decoder_path='auto' uses the gather-sum decoder when d_sae >= this many times the
-# largest top-k (measured crossover, see benchmarks/bench_sae.py and the docs).
-SPARSE_DECODER_MIN_RATIO = 8
+# decoder_path='auto' uses the gather-sum decoder for dictionaries of at least
+# SPARSE_DECODER_MIN_D latents and SPARSE_DECODER_MIN_RATIO times the largest top-k. On a
+# 2-core CPU (benchmarks/bench_sae.py, one run) dense won or tied up to d_sae = 256
+# (k = 4-8) and sparse won from d_sae = 2048 (k = 8) on.
+SPARSE_DECODER_MIN_D = 512
+SPARSE_DECODER_MIN_RATIO = 32
 # Initial JumpReLU threshold: 0 lets every positive pre-activation through at first,
 # like a ReLU; the L0 penalty then raises each latent's threshold.
 JUMPRELU_THETA_INIT = 0.0
@@ -151,7 +154,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         if self.decoder_path == "sparse":
             return True
         k = max(lv.k for lv in levels) if levels else getattr(self, "topk", 1)
-        return d_sae >= SPARSE_DECODER_MIN_RATIO * k
+        return d_sae >= max(SPARSE_DECODER_MIN_D, SPARSE_DECODER_MIN_RATIO * k)
 
     def _module_kwargs(self, output_relu):
         """SAEModule arguments decided by the parameters (shapes come from the data)."""

@@ -60,6 +60,8 @@ def test_sparse_and_dense_fits_explain_the_same_variance(make):
 def test_auto_picks_sparse_only_where_it_pays():
     assert SpikeSAE(d_sae=2048, topk=8)._use_sparse_decoder(2048)
     assert not SpikeSAE(d_sae=16, topk=4)._use_sparse_decoder(16)
+    assert not SpikeSAE(d_sae=256, topk=4)._use_sparse_decoder(256)  # dense wins there
+    assert not SpikeSAE(d_sae=1024, topk=64)._use_sparse_decoder(1024)
     assert not SpikeSAE(d_sae=2048, topk=8, sparsity="relu")._use_sparse_decoder(2048)
     assert not SpikeSAE(d_sae=2048, decoder_layers=(32,))._use_sparse_decoder(2048)
     assert SpikeSAE(d_sae=16, topk=4, decoder_path="sparse")._use_sparse_decoder(16)
