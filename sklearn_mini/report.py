@@ -17,7 +17,7 @@ from .features import feature_recovery, latent_selectivity, top_latents
 from .matryoshka import MatryoshkaSAE
 from .metrics import r2_per_unit, reconstruct_with
 from .sae import SpikeSAE
-from .spikes import as_spike_trains
+from .spikes import as_spike_trains, spike_table_columns
 
 
 def read_recording(path):
@@ -42,11 +42,10 @@ def read_recording(path):
             return as_spike_trains(np.column_stack([data["times"], data["units"]]))
     if suffix == ".csv":
         table = np.genfromtxt(path, delimiter=",", names=True)
-        names = [n.lower() for n in table.dtype.names]
-        time_col = next(n for n in table.dtype.names if n.lower() in ("time", "times", "t", "spike_time"))
-        unit_col = next(n for n in table.dtype.names if n.lower() in ("unit", "units", "unit_id", "cluster", "neuron"))
-        del names
-        return as_spike_trains(np.column_stack([table[time_col], table[unit_col]]))
+        original = {name.lower(): name for name in table.dtype.names}  # header case-insensitive
+        time_col, unit_col = spike_table_columns(original, source=str(path))
+        return as_spike_trains(np.column_stack([table[original[time_col]],
+                                                table[original[unit_col]]]))
     raise ValueError(f"Cannot read {path}: expected an .nwb file, a Kilosort folder, or a "
                      ".npz/.csv spike table.")
 

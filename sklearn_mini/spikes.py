@@ -339,15 +339,22 @@ def as_spike_trains(data, *, time_unit="s", sampling_rate=None):
     return SpikeTrains(array[:, 0], array[:, 1], time_unit=time_unit, sampling_rate=sampling_rate)
 
 
-def _from_frame(frame, time_unit, sampling_rate):
+def spike_table_columns(columns, source="The DataFrame"):
+    """The time and unit column names of a spike table, or a clear error."""
+    columns = list(columns)
+
     def pick(names, what):
         for name in names:
-            if name in frame.columns:
+            if name in columns:
                 return name
-        raise ValueError(f"The DataFrame has no {what} column; expected one of {list(names)}, "
-                         f"got {list(frame.columns)}.")
+        raise ValueError(f"{source} has no {what} column; expected one of {list(names)}, "
+                         f"got {columns}.")
 
-    tcol, ucol = pick(_TIME_COLUMNS, "time"), pick(_UNIT_COLUMNS, "unit")
+    return pick(_TIME_COLUMNS, "time"), pick(_UNIT_COLUMNS, "unit")
+
+
+def _from_frame(frame, time_unit, sampling_rate):
+    tcol, ucol = spike_table_columns(frame.columns)
     return SpikeTrains(frame[tcol].to_numpy(), frame[ucol].to_numpy(), time_unit=time_unit,
                        sampling_rate=sampling_rate)
 

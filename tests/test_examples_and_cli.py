@@ -48,6 +48,13 @@ def test_run_reads_a_spike_table(fmt, tmp_path, capsys):
     assert not (tmp_path / "r" / "feature_recovery.png").exists()  # no ground truth
 
 
+def test_run_names_the_missing_column_of_a_spike_table(tmp_path):
+    path = tmp_path / "spikes.csv"
+    np.savetxt(path, np.ones((3, 2)), delimiter=",", header="Time,cell", comments="")
+    with pytest.raises(ValueError, match="no unit column"):
+        main(["run", str(path), *FAST, "--out", str(tmp_path / "r")])
+
+
 def test_python_dash_m_runs_the_demo(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "sklearn_mini", *TINY, "--out", str(tmp_path)],
