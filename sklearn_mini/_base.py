@@ -31,6 +31,8 @@ from ._core.model import SAEModule, standalone_decoder
 from ._core.penalties import L1_PENALTIES
 from ._core.sparsity import SPARSITIES, make_sparsifier
 from ._core.training import (
+    CUDA_ROW_ALIGN,
+    ROW_ALIGN,
     TrainConfig,
     Trainer,
     TrainState,
@@ -42,8 +44,23 @@ from ._core.training import (
 from ._sequence import lag_block, windows
 from .metrics import explained_variance
 
-# Rows per block for inference; bounds the memory of transform/score.
+# Rows per block for inference, at most; blocks also hold at most INFERENCE_ELEMENTS
+# codes (64 MB in float32), which bounds the memory of transform/score and of the
+# post-fit calibration for large dictionaries.
 INFERENCE_BATCH = 8192
+INFERENCE_ELEMENTS = 2**24
+
+
+def inference_rows(d_sae, device):
+    """Rows per inference block for a dictionary of ``d_sae`` latents on ``device``.
+
+    A multiple of ``ROW_ALIGN`` (row-wise bit-identical codes); on CUDA every block is
+    padded to ``CUDA_ROW_ALIGN`` rows anyway, so blocks keep that size there.
+    """
+    if torch.device(device).type == "cuda":
+        return CUDA_ROW_ALIGN
+    rows = INFERENCE_ELEMENTS // max(1, d_sae) // ROW_ALIGN * ROW_ALIGN
+    return int(min(INFERENCE_BATCH, max(ROW_ALIGN, rows)))
 # Losses that compare logs or Poisson likelihoods of counts: input must be non-negative.
 NON_NEGATIVE_LOSSES = ("msle", "msle_asym", "poisson")
 # n_epochs='auto': at least this many epochs and at least this many optimiser steps.
@@ -263,8 +280,9 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         n_epochs = n_epochs or self._n_epochs(steps_per_epoch)
         curve = trainer.run(X_t, n_epochs, schedule=schedule, sparsity_warmup=reset)
         module.eval()
-        calibrate_thresholds(module, X_t, levels, config.sparsifier, INFERENCE_BATCH)
-        self._store_fitted(module, levels, config.sparsifier, X_t)
+        counts = calibrate_thresholds(module, X_t, levels, config.sparsifier,
+                                      inference_rows(module.d_sae, device))
+        self._store_fitted(module, levels, config.sparsifier, X_t, counts)
         self._set_level_attributes()
         self._train_state = trainer.state()
         self._train_state.extra["rng_state"] = generator.get_state()
@@ -273,7 +291,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         self.n_steps_ = trainer.step
         return self
 
-    def _store_fitted(self, module, levels, sparsifier, X_t):
+    def _store_fitted(self, module, levels, sparsifier, X_t, level_counts=None):
         """Public fitted attributes derived from the trained module."""
         self._module = module
         self._levels = levels
@@ -286,7 +304,12 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         alive = torch.zeros(module.d_sae, dtype=torch.bool, device=X_t.device)
         level_l0, level_dead, start = [], [], 0
         for index, level in enumerate(levels):
-            counts, l0 = firing_counts(module, X_t, level, index, sparsifier, INFERENCE_BATCH)
+            if level_counts is None:  # not known from the calibration pass
+                counts, l0 = firing_counts(module, X_t, level, index, sparsifier,
+                                          inference_rows(module.d_sae, X_t.device))
+            else:
+                counts = level_counts[index]
+                l0 = float(counts.sum()) / max(1, X_t.shape[0])
             alive[: level.d] |= counts > 0
             level_l0.append(float(l0))
             level_dead.append(float((counts[start:level.d] == 0).double().mean()))
@@ -401,7 +424,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         index = level_index % len(self._levels)
         level = self._levels[index]
         with torch.inference_mode():
-            for block in iter_batches(X, INFERENCE_BATCH):
+            for block in iter_batches(X, inference_rows(module.d_sae, device)):
                 x = self._to_tensor(block, device)
                 if self.transform_algorithm == "omp":
                     yield x, self._omp_codes(module, x, level)
@@ -458,7 +481,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         module = self._module_on(device)
         with torch.inference_mode():
             out = [module.decode(self._to_tensor(b, device)).cpu().numpy()
-                   for b in iter_batches(Z, INFERENCE_BATCH)]
+                   for b in iter_batches(Z, inference_rows(module.d_sae, device))]
         out = lag_block(np.concatenate(out), self.seq_len, 0)
         return out.astype(self._out_dtype(like), copy=False)
 

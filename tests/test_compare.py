@@ -11,7 +11,7 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_mini import SpikeBinner, SpikeSAE, as_spike_trains, compare, plot_comparison
-from sklearn_mini.adapters import CEBRAEmbedding, SliceTCA, lfads_available
+from sklearn_mini.adapters import LFADS, LFADS_INSTALL, CEBRAEmbedding, SliceTCA, lfads_available
 from sklearn_mini.baselines import PCA, default_baselines
 from sklearn_mini.datasets import make_sparse_counts
 from sklearn_mini.metrics import (
@@ -197,6 +197,25 @@ def test_slicetca_least_squares_codes_fit_training_trials_at_least_as_well(count
 
 def test_lfads_is_reported_unavailable_without_the_package():
     assert lfads_available() is (importlib.util.find_spec("lfads_torch") is not None)
+
+
+@pytest.mark.skipif(lfads_available(), reason="checks the error raised without lfads_torch")
+def test_lfads_fit_without_the_package_names_the_install_command(counts):
+    model = LFADS(window=10, n_epochs=1)
+    assert model.get_params()["window"] == 10  # constructing needs no lfads_torch
+    with pytest.raises(ImportError, match="git clone https://github.com/arsedler9/lfads-torch"):
+        model.fit(counts[:200])
+    assert "pip install -e lfads-torch" in LFADS_INSTALL
+
+
+@pytest.mark.skipif(not lfads_available(), reason="lfads_torch is not installed (not on PyPI)")
+def test_lfads_in_a_pipeline_fits_transforms_and_reconstructs(spikes):
+    pipe = make_pipeline(SpikeBinner(bin_size=0.05, normalize=None), LFADS(window=20, fac_dim=4, n_epochs=3, random_state=0))
+    pipe.fit(spikes)
+    factors = pipe.transform(spikes)
+    assert factors.shape[1] == 4 and np.isfinite(factors).all()
+    rates = pipe[-1].inverse_transform(factors)
+    assert (rates > 0).all() and np.isfinite(pipe.score(spikes))
 
 
 # ----------------------------------------------------------------------- compare

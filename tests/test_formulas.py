@@ -14,7 +14,7 @@ from sklearn_mini._core.sparsity import (
     BatchTopK,
     ReLUL1,
     TopK,
-    TopValues,
+    ThresholdCalibrator,
     batchtopk_threshold,
     dead_latent_codes,
 )
@@ -176,11 +176,10 @@ def _exact_threshold(values, n_keep):
 
 
 @pytest.mark.parametrize("busy_row", [False, True])
-def test_batchtopk_threshold_row_preselection_is_exact(busy_row):
-    # d = 40 latents > 8 * k = 16 candidates per row, so the fast path pre-selects rows.
+def test_batchtopk_threshold_streaming_is_exact(busy_row):
     gen = torch.Generator().manual_seed(5)
     pre = torch.randn(300, 40, generator=gen, dtype=torch.float64)
-    if busy_row:  # one row with every latent far above the rest: forces the fallback
+    if busy_row:  # one row with every latent far above the rest
         pre[17] = 10.0 + torch.rand(40, generator=gen, dtype=torch.float64)
     blocks = list(pre.split(64))
     got = batchtopk_threshold(lambda: iter(blocks), k=2, n_samples=300)
@@ -188,14 +187,22 @@ def test_batchtopk_threshold_row_preselection_is_exact(busy_row):
     assert int((pre > got).sum()) == 600
 
 
-def test_top_values_streaming_matches_sort():
+def test_threshold_calibrator_counts_match_inference_firing():
     gen = torch.Generator().manual_seed(3)
-    data = torch.randn(50, 40, generator=gen, dtype=torch.float64)
-    top = TopValues(137)
-    for block in data.split(7):
-        top.update(block)
+    data = torch.randn(500, 40, generator=gen, dtype=torch.float64)
+    calibrator = ThresholdCalibrator(137, 40)
+    for block in data.split(7):  # many blocks: the kept set is pruned repeatedly
+        calibrator.update(block)
+    threshold, counts = calibrator.result()
     pos = np.sort(data[data > 0].numpy())[::-1]
-    assert top.threshold() == pytest.approx((pos[136] + pos[137]) / 2)
+    assert threshold == pytest.approx((pos[136] + pos[137]) / 2)
+    assert torch.equal(counts, (data > threshold).sum(0))
+    # Prefix views (a Matryoshka level) stream the same way.
+    prefix = ThresholdCalibrator(50, 10)
+    for block in data.split(64):
+        prefix.update(block[:, :10])
+    threshold, counts = prefix.result()
+    assert torch.equal(counts, (data[:, :10] > threshold).sum(0)) and int(counts.sum()) == 50
 
 
 # ----------------------------------------------------------------------- sparsifiers

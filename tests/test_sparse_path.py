@@ -6,7 +6,7 @@ import torch
 
 from sklearn_mini import MatryoshkaSAE, SpikeSAE
 from sklearn_mini._core.model import SAEModule
-from sklearn_mini._core.sparsity import make_sparsifier
+from sklearn_mini._core.sparsity import batch_top_indices, make_sparsifier
 from sklearn_mini._core.training import Level, TrainConfig, Trainer
 from sklearn_mini.datasets import make_sparse_counts
 
@@ -65,3 +65,14 @@ def test_auto_picks_sparse_only_where_it_pays():
     assert not SpikeSAE(d_sae=2048, topk=8, sparsity="relu")._use_sparse_decoder(2048)
     assert not SpikeSAE(d_sae=2048, decoder_layers=(32,))._use_sparse_decoder(2048)
     assert SpikeSAE(d_sae=16, topk=4, decoder_path="sparse")._use_sparse_decoder(16)
+
+
+@pytest.mark.parametrize("busy_rows", [0, 1, 5])
+def test_batch_top_indices_equal_a_full_selection(busy_rows):
+    gen = torch.Generator().manual_seed(busy_rows)
+    pre = torch.randn(128, 512, generator=gen, dtype=torch.float64)
+    pre[:busy_rows] += 20.0  # rows holding far more than 8 k of the batch's top entries
+    n_keep = 4 * 128
+    got = batch_top_indices(pre, n_keep)
+    want = pre.flatten().topk(n_keep).indices
+    assert torch.equal(got.sort().values, want.sort().values)

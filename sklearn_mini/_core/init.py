@@ -30,7 +30,7 @@ def decoder_bias(x, how, max_rows=50_000, generator=None):
     if how == "zeros":
         return torch.zeros(x.shape[1], dtype=torch.float64)
     if how == "mean":
-        return x.to(torch.float64).mean(0)
+        return x.mean(0, dtype=torch.float64)  # float64 accumulation, no float64 copy of x
     if how == "geometric_median":
         if x.shape[0] > max_rows:
             rows = torch.randperm(x.shape[0], generator=generator)[:max_rows]

@@ -1,6 +1,7 @@
 """The sparse autoencoder module: encoder, sparse codes, decoder with unit-norm atoms."""
 
 import math
+import warnings
 
 import torch
 from torch import nn
@@ -14,6 +15,55 @@ def inverse_softplus(y):
     """``x`` with ``softplus(x) = y`` (``y`` clamped to at least 1e-4)."""
     y = torch.as_tensor(y, dtype=torch.float64).clamp_min(1e-4)
     return y + torch.log(-torch.expm1(-y))
+
+
+def _dense_times_sparse(a, rows, cols, values, n_cols):
+    """``a @ S`` for the sparse ``S`` with ``values`` at ``(rows, cols)`` (repeats add).
+
+    On the CPU a dense-by-CSR product writes the result in ``a``'s row-major layout
+    directly; on CUDA the long-supported sparse-by-dense product is used and transposed.
+    """
+    with warnings.catch_warnings():  # torch flags sparse CSR as beta and checks as off
+        warnings.simplefilter("ignore", UserWarning)
+        if a.is_cuda:
+            coo = torch.sparse_coo_tensor(torch.stack([cols, rows]), values,
+                                          (n_cols, a.shape[1]), check_invariants=False)
+            return torch.sparse.mm(coo, a.T).T.contiguous()
+        coo = torch.sparse_coo_tensor(torch.stack([rows, cols]), values,
+                                      (a.shape[1], n_cols), check_invariants=False)
+        return a @ coo.coalesce().to_sparse_csr()
+
+
+class _SelectedPreActivations(torch.autograd.Function):
+    """``pre[rows, cols]`` of ``pre = (x - offset) @ weight + bias``, from its precomputed
+    values, with a backward that touches only the selected entries.
+
+    With ``S`` the sparse batch x d_sae matrix holding the incoming gradient at the
+    selected entries (repeated entries add up): ``grad_bias = column sums of S``,
+    ``grad_weight = (x - offset).T @ S`` (one sparse product, in the weight's layout) and
+    ``grad_offset = -weight @ (column sums of S over the first n_offset entries)``: the
+    later entries (the aux loss's) must not move the offset. ``x`` gets no gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, values, x, offset, weight, bias, rows, cols, n_offset):
+        ctx.save_for_backward(x, offset, weight, rows, cols)
+        ctx.n_offset = n_offset
+        return values.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, offset, weight, rows, cols = ctx.saved_tensors
+        d = weight.shape[1]
+        grad_bias = grad.new_zeros(d).index_add_(0, cols, grad)
+        grad_weight = grad_offset = None
+        if ctx.needs_input_grad[3]:
+            centred = x if offset is None else x - offset
+            grad_weight = _dense_times_sparse(centred.T, rows, cols, grad, d)
+        if ctx.needs_input_grad[2]:
+            n = ctx.n_offset
+            grad_offset = -(weight @ grad.new_zeros(d).index_add_(0, cols[:n], grad[:n]))
+        return None, None, grad_offset, grad_weight, grad_bias, None, None, None
 
 
 class SAEModule(nn.Module):
@@ -69,7 +119,7 @@ class SAEModule(nn.Module):
             w_enc = torch.randn(n_features, d_sae, generator=generator, dtype=torch.float64)
             w_enc /= w_enc.norm(dim=0, keepdim=True).clamp_min(1e-12)
         else:
-            w_enc = w_dec.T.clone()
+            w_enc = w_dec.T.contiguous()  # row-major, like its gradients (no layout copies)
         self.W_enc = nn.Parameter(w_enc.to(dtype))
         self.b_enc = nn.Parameter(torch.zeros(d_sae, dtype=dtype))
         self.b_dec = nn.Parameter(torch.zeros(n_features, dtype=dtype))
@@ -137,6 +187,23 @@ class SAEModule(nn.Module):
         mag = projection * self.r_mag[:d].to(x.dtype).exp() + self.b_mag[:d].to(x.dtype)
         return torch.stack([gate, mag], dim=-1)
 
+    def selected_pre_activations(self, x, pre, selection, n_offset=None):
+        """Values of ``pre`` (computed without a graph) at ``selection``'s entries, with
+        gradients to the encoder formed from those entries only.
+
+        The dense path's backward multiplies ``x.T`` by a batch x d_sae gradient that is
+        zero outside the selected entries; here that product is a sparse one
+        (:class:`_SelectedPreActivations`), a ``k / d_sae`` fraction of the work. Only
+        the first ``n_offset`` entries (all by default) pass gradient to the input offset
+        (the aux loss's entries must not move the shared ``b_dec``). Linear encoder only.
+        """
+        n_offset = len(selection.cols) if n_offset is None else n_offset
+        offset = self.input_offset().to(x.dtype) if self.subtract_decoder_bias else None
+        values = pre[selection.rows, selection.cols]
+        return _SelectedPreActivations.apply(values, x, offset, self.W_enc.to(x.dtype),
+                                             self.b_enc.to(x.dtype), selection.rows,
+                                             selection.cols, n_offset)
+
     def input_offset(self):
         """What the zero code predicts, subtracted from the input before encoding.
 
@@ -192,7 +259,7 @@ class SAEModule(nn.Module):
             out = torch.addmm(p(self.b_dec), codes, w)
         return self._link(out)
 
-    def decode_sparse(self, values, index, offsets=None, with_bias=True):
+    def decode_sparse(self, values, index, offsets, with_bias=True):
         """Reconstruction from codes given as bags of (latent index, value) per sample.
 
         ``embedding_bag`` sums ``value * W_dec[index]`` per sample, so the forward pass
@@ -230,7 +297,9 @@ class SAEModule(nn.Module):
         if self.W_dec.grad is None:
             return
         w, g = self.W_dec, self.W_dec.grad
-        g.sub_((g * w).sum(dim=1, keepdim=True) * w)
+        # In place, one temporary of d_sae values: these passes over d_sae x n_features
+        # matrices are memory-bound and add up at large sizes.
+        g.addcmul_(torch.einsum("ij,ij->i", g, w).unsqueeze(1), w, value=-1)
 
     @torch.no_grad()
     def normalize_decoder(self):

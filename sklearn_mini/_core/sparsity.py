@@ -5,9 +5,54 @@ Each sparsifier has a training-time rule (``train_codes``) and an inference rule
 depends on the other samples passed in the same call.
 """
 
+from typing import NamedTuple
+
 import torch
 
 from . import penalties
+
+
+class Selection(NamedTuple):
+    """Entries of a batch's pre-activations kept by a sparsifier, grouped by sample.
+
+    ``rows`` and ``cols`` index the kept entries (sample, latent); sample ``i``'s
+    entries are ``[offsets[i], offsets[i + 1])``, the bags of a gather-sum decode.
+    """
+
+    rows: torch.Tensor
+    cols: torch.Tensor
+    offsets: torch.Tensor
+
+
+# The training batch top-k first keeps each row's ROW_CANDIDATES_PER_K * k largest
+# entries (a cheap row-wise selection) and selects among those.
+ROW_CANDIDATES_PER_K = 8
+
+
+def batch_top_indices(pre, n_keep):
+    """Flat indices of the ``n_keep`` largest entries of ``pre`` (samples x latents), exact.
+
+    On the CPU a full selection over ``n x d`` values costs as much as the encoder's
+    matrix product, so each row's ``m = 8 n_keep / n`` largest entries are selected first
+    and the batch's top is taken among them. That is exact unless some row had all ``m``
+    of its candidates kept (it may hold more of the top values). Then the candidates'
+    ``n_keep``-th value is a lower bound of the true threshold: the entries at or above
+    it (the candidates plus the saturated rows' extra ones) hold the true top, which is
+    selected among them. CUDA, whose full selection is fast and whose host reads would
+    stall the stream, selects directly.
+    """
+    n, d = pre.shape
+    m = ROW_CANDIDATES_PER_K * -(-n_keep // n)
+    if pre.is_cuda or m >= d:
+        return pre.flatten().topk(n_keep, sorted=False).indices
+    cand_values, cand_cols = pre.topk(m, dim=-1, sorted=False)
+    top_values, kept = cand_values.flatten().topk(n_keep, sorted=False)
+    rows = torch.div(kept, m, rounding_mode="floor")
+    if not bool((torch.bincount(rows, minlength=n) == m).any()):
+        return rows * d + cand_cols.flatten()[kept]
+    flat = pre.flatten()
+    above = torch.nonzero(flat >= top_values.min()).squeeze(1)
+    return above[flat[above].topk(n_keep, sorted=False).indices]
 
 
 def _scatter_like(pre, dim, index, values):
@@ -25,7 +70,7 @@ class Sparsifier:
 
     name = ""
     uses_threshold = False  # a calibrated inference threshold per level (BatchTopK)
-    supports_sparse = False  # offers train_sparse() for the gather-sum decoder
+    supports_sparse = False  # offers select() for the sparse training path
     unit_norm_decoder = True  # atoms kept at unit norm (radial gradient removed)
     encoder = "linear"  # which encoder the module needs: 'linear', 'jumprelu', 'gated'
 
@@ -59,14 +104,16 @@ class TopK(Sparsifier):
     name = "topk"
     supports_sparse = True
 
-    def train_sparse(self, pre, k):
-        """The kept codes as ``(values, latent_index, offsets)`` for a gather-sum decode.
+    def select(self, pre, k):
+        """The kept entries as a :class:`Selection`: each sample's ``k`` largest latents.
 
-        ``values`` and ``latent_index`` are ``(n, k)`` (one bag of ``k`` per sample,
-        ``offsets`` None); zeros from the ReLU stay in the bag and add nothing.
+        Zeros from the ReLU stay selected and add nothing (their value is ReLU'd later).
         """
-        values, index = pre.topk(min(k, pre.shape[-1]), dim=-1, sorted=False)
-        return values.relu(), index, None
+        n, d = pre.shape
+        k = min(k, d)
+        cols = pre.topk(k, dim=-1, sorted=False).indices.flatten()
+        rows = torch.arange(n, device=pre.device).repeat_interleave(k)
+        return Selection(rows, cols, torch.arange(0, n * k, k, device=pre.device))
 
     def train_codes(self, pre, k, module=None):
         values, index = pre.topk(min(k, pre.shape[-1]), dim=-1, sorted=False)
@@ -86,20 +133,20 @@ class BatchTopK(Sparsifier):
     uses_threshold = True
     supports_sparse = True
 
-    def train_sparse(self, pre, k):
-        """The kept codes as flat ``(values, latent_index, offsets)``, grouped by sample.
+    def select(self, pre, k):
+        """The batch's ``k * n`` largest entries as a :class:`Selection`, grouped by sample.
 
-        The batch's ``k * n`` largest values are sorted by sample so that each sample's
-        codes form one bag starting at ``offsets[sample]`` (an empty bag decodes to 0).
+        Each sample's entries form one bag starting at ``offsets[sample]`` (an empty bag
+        decodes to 0). Ranking raw pre-activations instead of ReLU'd ones only changes
+        which non-positive entries fill a batch with fewer than ``k * n`` positive
+        values; those are ReLU'd to 0 either way.
         """
         n, d = pre.shape
-        flat = pre.relu().flatten()
-        values, flat_index = flat.topk(min(k * n, flat.numel()), sorted=False)
+        flat_index = batch_top_indices(pre, min(k * n, n * d))
         rows = torch.div(flat_index, d, rounding_mode="floor")
         order = torch.argsort(rows)
         counts = torch.bincount(rows, minlength=n)
-        offsets = torch.cumsum(counts, 0) - counts
-        return values[order], (flat_index % d)[order], offsets
+        return Selection(rows[order], (flat_index % d)[order], torch.cumsum(counts, 0) - counts)
 
     def train_codes(self, pre, k, module=None):
         flat = pre.relu().flatten()
@@ -215,13 +262,17 @@ def make_sparsifier(name, l1_coef=1e-3, l1_penalty="standard", tanh_A=1.0, tanh_
 
 
 def dead_latent_selection(pre, dead, k_aux):
-    """``(values, index)`` of the top ``k_aux`` dead pre-activations per sample (ReLU'd).
+    """The top ``k_aux`` dead latents of every sample: ``(Selection, is_dead)``.
 
-    The sparse form of :func:`dead_latent_codes`, for a gather-sum decode.
+    The sparse form of :func:`dead_latent_codes`. When fewer than ``k_aux`` latents are
+    dead, live ones fill the selection; ``is_dead`` (a float mask per entry) zeroes them.
     """
-    masked = pre.masked_fill(~dead, float("-inf"))
-    values, index = masked.topk(min(k_aux, pre.shape[-1]), dim=-1, sorted=False)
-    return values.relu(), index
+    n = pre.shape[0]
+    k = min(k_aux, pre.shape[-1])
+    cols = pre.masked_fill(~dead, float("-inf")).topk(k, dim=-1, sorted=False).indices.flatten()
+    rows = torch.arange(n, device=pre.device).repeat_interleave(k)
+    selection = Selection(rows, cols, torch.arange(0, n * k, k, device=pre.device))
+    return selection, dead[cols].to(pre.dtype)
 
 
 def dead_latent_codes(pre, dead, k_aux):
@@ -236,84 +287,77 @@ def dead_latent_codes(pre, dead, k_aux):
     return _scatter_like(pre, -1, index, values.relu())
 
 
-class TopValues:
-    """Streaming exact selection of the ``n_keep + 1`` largest positive values seen.
+class ThresholdCalibrator:
+    """Exact streaming BatchTopK calibration: threshold and per-latent firing counts.
 
-    Only values that can still enter the top set are kept, so memory stays near
-    ``n_keep`` whatever the number of values streamed.
+    Blocks of pre-activations (samples x latents) are streamed once. Only entries that
+    can still be among the ``n_keep + 1`` largest positive values are kept, with their
+    latent index: positive ones at first, then those at or above a floor, the
+    ``(n_keep + 1)``-th largest value kept so far (more data can only raise the final
+    one). The kept set is pruned back to that size whenever it doubles, so the work is
+    a comparison and a gather per value plus amortised linear-time selections, and the
+    memory about ``2 (n_keep + 1)`` values and indices.
     """
 
-    def __init__(self, n_keep):
+    def __init__(self, n_keep, n_latents):
         self.n_keep = int(n_keep)
-        self.values = None
+        self.n_latents = int(n_latents)
+        self.floor = None  # None: keep positive values; else values >= floor
+        self.values, self.latents, self.size = [], [], 0
 
-    def update(self, values):
-        values = values.flatten()
-        values = values[values > 0]
-        if self.values is not None:
-            if self.values.numel() > self.n_keep:
-                values = values[values >= self.values.min()]
-            values = torch.cat([self.values, values])
+    def update(self, pre):
+        """Add one block (samples x latents, possibly a column-prefix view)."""
+        mask = pre > 0 if self.floor is None else pre >= self.floor
+        values = pre[mask]
+        if values.numel() > 2 * (self.n_keep + 1):
+            # One block alone holds more than enough: raise the floor from it first, so
+            # the indices below are formed for about n_keep entries, not all of them.
+            self.floor = torch.kthvalue(values, values.numel() - self.n_keep).values
+            mask = pre >= self.floor
+            values = pre[mask]
+        self.values.append(values)
+        self.latents.append(mask.nonzero()[:, 1].to(torch.int32))
+        self.size += values.numel()
+        if self.size > 2 * (self.n_keep + 1):
+            self._prune()
+
+    def _prune(self):
+        values, latents = torch.cat(self.values), torch.cat(self.latents)
         if values.numel() > self.n_keep + 1:
-            values = values.topk(self.n_keep + 1, sorted=False).values
-        self.values = values
+            # (n_keep + 1)-th largest = (N - n_keep)-th smallest; ties at it are all kept.
+            cut = torch.kthvalue(values, values.numel() - self.n_keep).values
+            keep = values >= cut
+            values, latents = values[keep], latents[keep]
+            self.floor = cut
+        self.values, self.latents, self.size = [values], [latents], values.numel()
 
-    def largest(self):
-        """The ``n_keep + 1`` largest values seen, in descending order (fewer if not seen)."""
-        if self.values is None:
-            return torch.zeros(0)
-        return self.values.sort(descending=True).values
-
-    def threshold(self):
-        """Threshold with exactly ``n_keep`` of the seen positive values above it.
-
-        The midpoint between the ``n_keep``-th and ``(n_keep + 1)``-th largest values;
-        0 when fewer than ``n_keep + 1`` positive values were seen (then every positive
-        pre-activation is kept and the mean L0 falls short of ``k``).
-        """
-        top = self.largest()
-        if top.numel() <= self.n_keep:
-            return 0.0
-        return float((top[-2].double() + top[-1].double()) / 2)
-
-
-# Calibration first keeps only each row's ``ROW_CANDIDATES_PER_K * k`` largest values: a
-# cheap row-wise top-k instead of a selection over all n_samples x d_sae values.
-ROW_CANDIDATES_PER_K = 8
+    def result(self):
+        """``(threshold, counts)``: the midpoint between the ``n_keep``-th and
+        ``(n_keep + 1)``-th largest positive values seen (0 when there are at most
+        ``n_keep``, and then every positive value counts), and per latent the number of
+        values above it, i.e. how often each latent fires at inference."""
+        self._prune()
+        values, latents = self.values[0], self.latents[0]
+        n = values.numel()
+        if n <= self.n_keep:
+            threshold = 0.0
+        else:
+            upper = torch.kthvalue(values, n - self.n_keep + 1).values.double()
+            lower = torch.kthvalue(values, n - self.n_keep).values.double()
+            threshold = float((upper + lower) / 2)
+        fires = latents[values > threshold]
+        return threshold, torch.bincount(fires.long(), minlength=self.n_latents)
 
 
 def batchtopk_threshold(pre_batches, k, n_samples):
-    """Calibrated BatchTopK inference threshold.
+    """Calibrated BatchTopK inference threshold (see :class:`ThresholdCalibrator`).
 
-    ``pre_batches`` is a callable returning an iterator over pre-activation blocks (it
-    is called a second time only in the rare fallback below). The threshold is chosen
-    so that exactly ``k * n_samples`` pre-activations exceed it, i.e. the mean inference
-    L0 over those samples equals ``k`` (up to ties).
-
-    Exactness of the fast path: values dropped by the per-row pre-selection are at most
-    the largest dropped row value; when that is below the ``(k n + 1)``-th largest
-    candidate, the top ``k n + 1`` of all values are all candidates. Otherwise (a row
-    with more than ``8 k`` latents above threshold) the full stream is selected exactly.
+    ``pre_batches`` is a callable returning an iterator over pre-activation blocks. The
+    threshold is chosen so that exactly ``k * n_samples`` pre-activations exceed it,
+    i.e. the mean inference L0 over those samples equals ``k`` (up to ties).
     """
-    n_keep = k * n_samples
-    top, largest_dropped = TopValues(n_keep), None
+    calibrator = None
     for pre in pre_batches():
-        cap = ROW_CANDIDATES_PER_K * k
-        if pre.shape[-1] > cap:
-            values = pre.topk(cap + 1, dim=-1).values  # sorted, descending
-            dropped = values[:, -1].max()
-            largest_dropped = dropped if largest_dropped is None else torch.maximum(largest_dropped, dropped)
-            pre = values[:, :-1]
-        top.update(pre)
-    ranked = top.largest()
-    if largest_dropped is None:
-        need_full = False
-    elif ranked.numel() > n_keep:
-        need_full = not bool(largest_dropped < ranked[n_keep])
-    else:  # fewer candidates than n_keep: exact only if nothing positive was dropped
-        need_full = bool(largest_dropped > 0)
-    if need_full:
-        top = TopValues(n_keep)
-        for pre in pre_batches():
-            top.update(pre)
-    return top.threshold()
+        calibrator = calibrator or ThresholdCalibrator(k * n_samples, pre.shape[-1])
+        calibrator.update(pre)
+    return 0.0 if calibrator is None else calibrator.result()[0]

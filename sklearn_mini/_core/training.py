@@ -9,8 +9,9 @@ from tqdm.auto import tqdm
 from . import losses
 from .schedules import SCHEDULES
 from .sparsity import (
+    Selection,
     SparsityInputs,
-    batchtopk_threshold,
+    ThresholdCalibrator,
     dead_latent_codes,
     dead_latent_selection,
 )
@@ -145,26 +146,24 @@ class Trainer:
         cfg = self.cfg
         return losses.reconstruction_loss(cfg.loss, x_hat, x, cfg.tau, cfg.eps)
 
+    def _uses_sparse_path(self):
+        sparsifier, module = self.cfg.sparsifier, self.module
+        return (self.cfg.sparse_decoder and sparsifier.supports_sparse
+                and module.linear_decoder and module.encoder == "linear")
+
     def _loss(self, x):
         """Total loss of one batch and the mask of latents that fired in any level."""
+        if self._uses_sparse_path():
+            return self._sparse_loss(x)
         cfg, module, sparsifier = self.cfg, self.module, self.cfg.sparsifier
         pre = module.pre_activations(x)
         total = x.new_zeros(())
         fired = torch.zeros(module.d_sae, dtype=torch.bool, device=x.device)
-        sparse = cfg.sparse_decoder and sparsifier.supports_sparse and module.linear_decoder
         codes = None
         for level in self._step_levels():
-            if sparse:
-                values, index, offsets = sparsifier.train_sparse(pre[:, : level.d], level.k)
-                x_hat = module.decode_sparse(values, index, offsets)
-                # Mark fired latents without a host synchronisation.
-                hits = torch.zeros(module.d_sae, device=x.device, dtype=values.dtype)
-                hits.index_add_(0, index.flatten(), (values > 0).flatten().to(values.dtype))
-                fired |= hits > 0
-            else:
-                codes = sparsifier.train_codes(pre[:, : level.d], level.k, module)
-                x_hat = module.decode(codes)
-                fired[: level.d] |= (codes > 0).any(0)
+            codes = sparsifier.train_codes(pre[:, : level.d], level.k, module)
+            x_hat = module.decode(codes)
+            fired[: level.d] |= (codes > 0).any(0)
             total = total + level.weight * self.reconstruction_loss(x_hat, x)
         # The last level is the whole dictionary: penalties and aux see every latent.
         penalty = sparsifier.penalty(SparsityInputs(
@@ -173,19 +172,56 @@ class Trainer:
             total = total + penalty
         # The aux loss reconstructs the residual linearly from dead atoms; a nonlinear
         # decoder has no such additive split, so it is not used there.
-        if self._has_dead and cfg.aux_coef > 0 and module.linear_decoder:
-            dead = self.steps_since_fired >= cfg.dead_window
-            residual = (x - x_hat).detach()
+        if self._aux_active():
             # The aux term may move dead latents only: block its path to the shared b_dec.
             pre_aux = module.block_decoder_bias_grad(sparsifier.ranking(pre))
-            if sparse:
-                values, index = dead_latent_selection(pre_aux, dead, cfg.k_aux)
-                residual_hat = module.decode_sparse(values, index, with_bias=False)
-            else:
-                residual_hat = module.decode(dead_latent_codes(pre_aux, dead, cfg.k_aux),
-                                             with_bias=False)
-            total = total + cfg.aux_coef * losses.aux_loss(residual, residual_hat)
+            codes_aux = dead_latent_codes(pre_aux, self._dead(), cfg.k_aux)
+            total = total + self._aux_loss(x, x_hat, module.decode(codes_aux, with_bias=False))
         return total, fired
+
+    def _sparse_loss(self, x):
+        """:meth:`_loss` for TopK-family sparsifiers, touching only the selected entries.
+
+        The encoder's product runs without a graph; every level selects its entries (and
+        the aux loss its dead ones), and one sparse backward over all of them gives the
+        encoder gradients. Decoding is a gather-sum over the selected atoms. Same loss and
+        gradients as the dense path (``tests/test_sparse_path.py``).
+        """
+        cfg, module, sparsifier = self.cfg, self.module, self.cfg.sparsifier
+        with torch.no_grad():
+            pre = module.pre_activations(x)
+        levels = self._step_levels()
+        selections = [sparsifier.select(pre[:, : level.d], level.k) for level in levels]
+        n_main = sum(len(s.cols) for s in selections)
+        aux = self._aux_active()
+        if aux:
+            aux_selection, is_dead = dead_latent_selection(pre, self._dead(), cfg.k_aux)
+            selections.append(aux_selection)
+        joined = Selection(*(torch.cat(parts) for parts in zip(*selections)))
+        values = module.selected_pre_activations(x, pre, joined, n_offset=n_main).relu()
+        parts = values.split([len(s.cols) for s in selections])
+        total = x.new_zeros(())
+        for level, selection, level_values in zip(levels, selections, parts):
+            x_hat = module.decode_sparse(level_values, selection.cols, selection.offsets)
+            total = total + level.weight * self.reconstruction_loss(x_hat, x)
+        # Mark fired latents without a host synchronisation.
+        hits = torch.zeros(module.d_sae, device=x.device, dtype=values.dtype)
+        hits.index_add_(0, joined.cols[:n_main], (values[:n_main] > 0).to(values.dtype))
+        if aux:
+            residual_hat = module.decode_sparse(parts[-1] * is_dead, aux_selection.cols,
+                                                aux_selection.offsets, with_bias=False)
+            total = total + self._aux_loss(x, x_hat, residual_hat)
+        return total, hits > 0
+
+    def _aux_active(self):
+        return self._has_dead and self.cfg.aux_coef > 0 and self.module.linear_decoder
+
+    def _dead(self):
+        return self.steps_since_fired >= self.cfg.dead_window
+
+    def _aux_loss(self, x, x_hat, residual_hat):
+        """Weighted aux loss: dead latents reconstruct the (detached) residual."""
+        return self.cfg.aux_coef * losses.aux_loss((x - x_hat).detach(), residual_hat)
 
     def _update_dead_clock(self, fired):
         self.steps_since_fired = torch.where(fired, 0, self.steps_since_fired + 1)
@@ -254,6 +290,9 @@ class Trainer:
                     "Lower the learning rate `lr` or check the input scale."
                 )
         bar.close()
+        # Gradients are rebuilt every step: free them now rather than hold two
+        # parameter-sized buffers through the post-fit passes.
+        self.optimizer.zero_grad(set_to_none=True)
         return curve
 
     def state(self):
@@ -295,16 +334,24 @@ def calibrate_thresholds(module, X, levels, sparsifier, batch_size=8192):
     """Set ``module.thresholds`` for every level from the training data ``X``.
 
     For BatchTopK each level's threshold makes the mean inference L0 over ``X`` equal
-    its ``k``; other sparsifiers keep a threshold of 0.
+    its ``k``; one pass over ``X`` serves every level, and the per-latent inference
+    firing counts of each level come with it (returned, a list with one tensor per
+    level). Other sparsifiers keep a threshold of 0 and return ``None``.
     """
-    for i, level in enumerate(levels):
-        if sparsifier.uses_threshold:
-            def pres(level=level):
-                return (padded_pre_activations(module, xb, level.d)
-                        for xb in iter_batches(X, batch_size))
-            module.thresholds[i] = batchtopk_threshold(pres, level.k, X.shape[0])
-        else:
-            module.thresholds[i] = 0.0
+    if not sparsifier.uses_threshold:
+        module.thresholds.zero_()
+        return None
+    calibrators = [ThresholdCalibrator(level.k * X.shape[0], level.d) for level in levels]
+    for xb in iter_batches(X, batch_size):
+        pre = padded_pre_activations(module, xb, levels[-1].d)
+        for level, calibrator in zip(levels, calibrators):
+            calibrator.update(pre[:, : level.d])
+    counts = []
+    for i, calibrator in enumerate(calibrators):
+        threshold, level_counts = calibrator.result()
+        module.thresholds[i] = threshold
+        counts.append(level_counts)
+    return counts
 
 
 @torch.no_grad()

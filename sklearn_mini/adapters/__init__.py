@@ -1,12 +1,13 @@
 """Adapters that put other latent-variable models in the SAE interface.
 
 Each adapter imports its library only when fitted, and names the extra to install when
-it is missing: ``pip install 'sklearn-mini[cebra]'``, ``'sklearn-mini[slicetca]'``.
+it is missing: ``pip install 'sklearn-mini[cebra]'``, ``'sklearn-mini[slicetca]'``;
+LFADS needs ``lfads_torch`` installed from source (``LFADS_INSTALL``).
 """
 
 from ._rng import isolated_torch_rng
 from .cebra import CEBRAEmbedding
-from .lfads import INSTALL as LFADS_INSTALL, lfads_available
+from .lfads import INSTALL as LFADS_INSTALL, LFADS, lfads_available
 from .slicetca import SliceTCA
 
-__all__ = ["CEBRAEmbedding", "LFADS_INSTALL", "SliceTCA", "isolated_torch_rng", "lfads_available"]
+__all__ = ["CEBRAEmbedding", "LFADS", "LFADS_INSTALL", "SliceTCA", "isolated_torch_rng", "lfads_available"]

@@ -11,8 +11,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._core.device import resolve_device
 from ..io._optional import require
-from ..metrics import explained_variance
 from ._rng import isolated_torch_rng
+from ._score import ReconstructionScoreMixin
 
 
 def to_trials(X, trial_length):
@@ -26,7 +26,7 @@ def to_trials(X, trial_length):
     return full, (rest.T if rest.shape[0] else None)
 
 
-class SliceTCA(BaseEstimator):
+class SliceTCA(ReconstructionScoreMixin, BaseEstimator):
     """Slice tensor component analysis of trial-structured counts, in the SAE interface.
 
     ``X`` holds consecutive trials of ``trial_length`` bins each (rows are bins, as
@@ -224,19 +224,3 @@ class SliceTCA(BaseEstimator):
             theta, A = self._code_trial(trial)
             rows.append((A @ theta).reshape(trial.shape).T)
         return np.vstack(rows)
-
-    def score(self, X, y=None):
-        """Explained variance of :meth:`reconstruct` on (held-out) trials.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_bins, n_units)
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        score : float
-        """
-        X_dense = validate_data(self, X, reset=False, dtype=np.float64)
-        return explained_variance(X_dense, self.reconstruct(X_dense))

@@ -1,0 +1,108 @@
+"""A plain dense BatchTopK / TopK sparse autoencoder: the benchmark's reference.
+
+Written the way public SAE code usually is (and independent of sklearn_mini's core): the
+whole batch x d_sae code matrix is formed, decoded by a dense product, and
+back-propagated through dense products; torch's default Adam; one loss read per step
+for logging. Same model and hyperparameters as ``SpikeSAE``'s defaults: tied unit-norm
+initialisation, decoder bias from the data mean subtracted before encoding, ReLU output,
+MSLE loss (tau 1), aux loss on latents dead for half an epoch of steps (k_aux =
+n_features // 2, coefficient 1/32),
+Adam at lr 5e-3, unit-norm decoder rows with the radial gradient removed. The schedule
+(warm-up over 5% of steps, cosine decay to 10%) is simpler than SpikeSAE's cosine cycle;
+it costs the same per step.
+"""
+
+import math
+
+import torch
+
+
+def _lr(step, n_steps, lr, warmup=0.05, floor=0.1):
+    warm = max(1, int(warmup * n_steps))
+    if step < warm:
+        return lr * (step + 1) / warm
+    progress = (step - warm) / max(1, n_steps - warm)
+    return lr * (floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress)))
+
+
+def _codes(pre, k, batch):
+    if batch:
+        flat = pre.relu().flatten()
+        values, index = flat.topk(k * pre.shape[0])
+        return torch.zeros_like(flat).scatter(0, index, values).view_as(pre)
+    values, index = pre.topk(k, dim=-1)
+    return torch.zeros_like(pre).scatter(-1, index, values.relu())
+
+
+def _msle(x_hat, x):
+    return (torch.log1p(x_hat.clamp_min(0)) - torch.log1p(x)).pow(2).mean()
+
+
+def fit_reference(X, d_sae, k, n_epochs, batch_size=1024, lr=5e-3, batch_topk=True,
+                  seed=0, aux_coef=1 / 32, k_aux=None, dead_window=None):
+    """Train on ``X`` (float32 tensor); returns ``(W_enc, b_enc, W_dec, b_dec, threshold)``.
+
+    ``threshold`` (BatchTopK) is the mean over training batches of the smallest kept
+    value, the usual inference rule of BatchTopK code.
+    """
+    gen = torch.Generator().manual_seed(seed)
+    n, f = X.shape
+    w = torch.randn(d_sae, f, generator=gen)
+    w /= w.norm(dim=1, keepdim=True)
+    W_dec = torch.nn.Parameter(w)
+    W_enc = torch.nn.Parameter(w.T.clone())
+    b_enc = torch.nn.Parameter(torch.zeros(d_sae))
+    b_dec = torch.nn.Parameter(X.mean(0))
+    opt = torch.optim.Adam([W_enc, b_enc, W_dec, b_dec], lr=lr)
+    since_fired = torch.zeros(d_sae, dtype=torch.long)
+    steps_per_epoch = math.ceil(n / batch_size)
+    n_steps = n_epochs * steps_per_epoch
+    k_aux = min(d_sae, k_aux or max(1, f // 2))  # SpikeSAE's defaults
+    dead_window = dead_window or max(1, math.ceil(steps_per_epoch / 2))
+    step, losses = 0, []
+    for _ in range(n_epochs):
+        for rows in torch.randperm(n, generator=gen).split(batch_size):
+            x = X[rows]
+            pre = (x - b_dec) @ W_enc + b_enc
+            codes = _codes(pre, k, batch_topk)
+            x_hat = torch.relu(codes @ W_dec + b_dec)
+            loss = _msle(x_hat, x)
+            dead = since_fired >= dead_window
+            if dead.any():
+                aux = pre.masked_fill(~dead, float("-inf"))
+                values, index = aux.topk(min(k_aux, d_sae), dim=-1)
+                aux_codes = torch.zeros_like(pre).scatter(-1, index, values.relu())
+                residual = (x - x_hat).detach()
+                loss = loss + aux_coef * (residual - aux_codes @ W_dec).pow(2).mean()
+            for group in opt.param_groups:
+                group["lr"] = _lr(step, n_steps, lr)
+            opt.zero_grad()
+            loss.backward()
+            with torch.no_grad():
+                W_dec.grad -= (W_dec.grad * W_dec).sum(1, keepdim=True) * W_dec
+            opt.step()
+            with torch.no_grad():
+                W_dec /= W_dec.norm(dim=1, keepdim=True)
+                fired = (codes > 0).any(0)
+                since_fired = torch.where(fired, 0, since_fired + 1)
+            losses.append(loss.item())
+            step += 1
+    with torch.no_grad():
+        mins = []
+        for rows in torch.arange(n).split(batch_size):
+            codes = _codes((X[rows] - b_dec) @ W_enc + b_enc, k, batch_topk)
+            mins.append(codes[codes > 0].min())
+        threshold = float(torch.stack(mins).mean()) if batch_topk else None
+    return W_enc.detach(), b_enc.detach(), W_dec.detach(), b_dec.detach(), threshold
+
+
+@torch.no_grad()
+def reconstruct_reference(params, X, k, batch_size=4096):
+    """Reconstructions of ``X``: codes above the threshold (BatchTopK) or per-row top-k."""
+    W_enc, b_enc, W_dec, b_dec, threshold = params
+    out = []
+    for rows in torch.arange(X.shape[0]).split(batch_size):
+        pre = (X[rows] - b_dec) @ W_enc + b_enc
+        codes = pre * (pre > threshold) if threshold is not None else _codes(pre, k, False)
+        out.append(torch.relu(codes @ W_dec + b_dec))
+    return torch.cat(out)

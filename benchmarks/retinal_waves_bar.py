@@ -1,0 +1,66 @@
+"""The bar from the research code: BatchTopK Matryoshka on the retinal-waves recording.
+
+Setup (as the authors' code was measured): Stafford et al. (2009) retinal waves from Eglen
+et al. (2014), 50 ms bins, units firing at >= 0.5 Hz, the first 70% of time for
+training and the rest held out, counts divided by the training maximum;
+MatryoshkaSAE levels 256:8 / 512:16 / 1024:24, 20 epochs, MSLE. The research code on a
+2-core CPU: about 130 s to fit (bf16; 150 s fp32), held-out explained variance 0.955,
+72% of latents dead. Prints fit seconds, held-out EV (pooled, per-unit means of the
+held-out bins), the mean held-out R^2 per unit, L0, and dead fractions (training data
+and held-out time).
+
+Run: python benchmarks/retinal_waves_bar.py [--data ../shared/data] [--epochs 20]
+"""
+
+import argparse
+import pathlib
+import time
+
+import numpy as np
+
+from sklearn_mini import MatryoshkaSAE, SpikeBinner
+from sklearn_mini.io import load_retinal_waves
+from sklearn_mini.metrics import dead_fraction, explained_variance, r2_per_unit
+
+FILE = "retinal_waves_eglen2014/Stafford2009_WT_37C_Dorsal_2008-06-27-0.h5"
+
+
+def held_out_split(path):
+    spikes = load_retinal_waves(path)
+    split = spikes.t_start + 0.7 * (spikes.t_stop - spikes.t_start)
+    binner = SpikeBinner(bin_size=0.05, min_rate=0.5, normalize=None)
+    train = binner.fit_transform(spikes.restrict(spikes.t_start, split))
+    test = binner.transform(spikes.restrict(split, spikes.t_stop))
+    scale = train.max()
+    return train / scale, test / scale
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    here = pathlib.Path(__file__).resolve().parents[1]
+    parser.add_argument("--data", default=str(here.parent / "shared" / "data"))
+    parser.add_argument("--epochs", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args()
+    path = pathlib.Path(args.data) / FILE
+    if not path.exists():
+        print(f"skipped: {path} not found")
+        return
+    train, test = held_out_split(path)
+    print(f"train {train.shape}, held-out {test.shape}")
+    sae = MatryoshkaSAE(levels=((256, 8), (512, 16), (1024, 24)), n_epochs=args.epochs,
+                        loss="msle", random_state=args.seed)
+    start = time.perf_counter()
+    sae.fit(train)
+    seconds = time.perf_counter() - start
+    Z = sae.transform(test)
+    X_hat = sae.inverse_transform(Z)
+    print(f"fit {seconds:.1f} s | held-out EV {explained_variance(test, X_hat):.3f} | "
+          f"mean R2 per unit {np.mean(r2_per_unit(test, X_hat)):.3f} | held-out L0 "
+          f"{np.mean((Z > 0).sum(1)):.1f} | dead (training) {sae.dead_fraction_:.1%} | "
+          f"dead (held-out) {dead_fraction(Z):.1%} | training path "
+          f"{'sparse' if sae._use_sparse_decoder(1024, sae._levels) else 'dense'}")
+
+
+if __name__ == "__main__":
+    main()
