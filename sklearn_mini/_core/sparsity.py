@@ -24,6 +24,13 @@ class Selection(NamedTuple):
     offsets: torch.Tensor
 
 
+def row_selection(cols):
+    """:class:`Selection` of ``cols[i]`` (an ``(n, k)`` index tensor) in every row ``i``."""
+    n, k = cols.shape
+    rows = torch.arange(n, device=cols.device).repeat_interleave(k)
+    return Selection(rows, cols.flatten(), torch.arange(0, n * k, k, device=cols.device))
+
+
 # The training batch top-k first keeps each row's ROW_CANDIDATES_PER_K * k largest
 # entries (a cheap row-wise selection) and selects among those.
 ROW_CANDIDATES_PER_K = 8
@@ -109,11 +116,7 @@ class TopK(Sparsifier):
 
         Zeros from the ReLU stay selected and add nothing (their value is ReLU'd later).
         """
-        n, d = pre.shape
-        k = min(k, d)
-        cols = pre.topk(k, dim=-1, sorted=False).indices.flatten()
-        rows = torch.arange(n, device=pre.device).repeat_interleave(k)
-        return Selection(rows, cols, torch.arange(0, n * k, k, device=pre.device))
+        return row_selection(pre.topk(min(k, pre.shape[-1]), dim=-1, sorted=False).indices)
 
     def train_codes(self, pre, k, module=None):
         values, index = pre.topk(min(k, pre.shape[-1]), dim=-1, sorted=False)
@@ -261,29 +264,30 @@ def make_sparsifier(name, l1_coef=1e-3, l1_penalty="standard", tanh_A=1.0, tanh_
     raise ValueError(f"Unknown sparsity {name!r}; expected one of {SPARSITIES}.")
 
 
+def _top_dead(pre, dead, k_aux):
+    """``(values, index)`` of every sample's ``k_aux`` largest pre-activations among the
+    ``dead`` latents; live ones are masked to ``-inf`` and fill in only when fewer than
+    ``k_aux`` latents are dead (no host synchronisation needed to know how many)."""
+    masked = pre.masked_fill(~dead, float("-inf"))
+    return masked.topk(min(k_aux, pre.shape[-1]), dim=-1, sorted=False)
+
+
 def dead_latent_selection(pre, dead, k_aux):
     """The top ``k_aux`` dead latents of every sample: ``(Selection, is_dead)``.
 
     The sparse form of :func:`dead_latent_codes`. When fewer than ``k_aux`` latents are
     dead, live ones fill the selection; ``is_dead`` (a float mask per entry) zeroes them.
     """
-    n = pre.shape[0]
-    k = min(k_aux, pre.shape[-1])
-    cols = pre.masked_fill(~dead, float("-inf")).topk(k, dim=-1, sorted=False).indices.flatten()
-    rows = torch.arange(n, device=pre.device).repeat_interleave(k)
-    selection = Selection(rows, cols, torch.arange(0, n * k, k, device=pre.device))
-    return selection, dead[cols].to(pre.dtype)
+    selection = row_selection(_top_dead(pre, dead, k_aux).indices)
+    return selection, dead[selection.cols].to(pre.dtype)
 
 
 def dead_latent_codes(pre, dead, k_aux):
     """Codes of the top ``k_aux`` *dead* pre-activations of every sample (after ReLU).
 
-    Live latents are masked to ``-inf`` before the top-k, so they are never chosen (their
-    ReLU'd value would be 0 and receives no gradient). No host synchronisation is needed
-    even when fewer than ``k_aux`` latents are dead.
+    Live latents that fill in (masked to ``-inf``) ReLU to 0 and receive no gradient.
     """
-    masked = pre.masked_fill(~dead, float("-inf"))
-    values, index = masked.topk(min(k_aux, pre.shape[-1]), dim=-1, sorted=False)
+    values, index = _top_dead(pre, dead, k_aux)
     return _scatter_like(pre, -1, index, values.relu())
 
 
