@@ -7,6 +7,8 @@ live here once and run on the torch core in :mod:`sklearn_mini._core`.
 
 import copy
 import math
+import os
+import warnings
 from numbers import Integral, Real
 
 import numpy as np
@@ -35,13 +37,18 @@ from ._core.training import (
     ROW_ALIGN,
     TrainConfig,
     Trainer,
+    Position,
     TrainState,
     calibrate_thresholds,
     encode,
     firing_counts,
     iter_batches,
 )
+from ._checkpoints import Checkpoints
+from ._core.data import default_limit_bytes, minimum, training_rows
+from ._core.interrupt import stop_signals
 from ._sequence import lag_block, windows
+from .exceptions import FitInterruptedWarning
 from .metrics import explained_variance
 
 # Rows per block for inference, at most; blocks also hold at most INFERENCE_ELEMENTS
@@ -118,6 +125,9 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         "dtype": [StrOptions({"float32", "float64"})],
         "random_state": ["random_state"],
         "verbose": ["verbose"],
+        "checkpoint_dir": [str, os.PathLike, None],
+        "checkpoint_every": [Interval(Integral, 1, None, closed="left")],
+        "data_memory_limit": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
     }
 
     # ------------------------------------------------------------ subclass hooks
@@ -231,18 +241,18 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         return min(AUTO_MAX_EPOCHS, max(AUTO_MIN_EPOCHS, math.ceil(AUTO_MIN_STEPS / steps_per_epoch)))
 
     # ------------------------------------------------------------ fitting
-    def _initialise(self, X_t, levels, generator):
-        output_relu = bool(X_t.min() >= 0) if self.output_relu == "auto" else self.output_relu
+    def _initialise(self, data, levels, generator):
+        output_relu = minimum(data) >= 0 if self.output_relu == "auto" else self.output_relu
         module = SAEModule(
-            X_t.shape[1],
+            data.n_features,
             levels[-1].d,
             generator=generator,
-            dtype=X_t.dtype,
+            dtype=data.dtype,
             n_levels=len(levels),
             theta_init=JUMPRELU_THETA_INIT,
             **self._module_kwargs(output_relu),
         )
-        module.init_decoder_bias(core_init.decoder_bias(X_t.cpu(), self.decoder_bias_init, generator=generator))
+        module.init_decoder_bias(core_init.decoder_bias(data, self.decoder_bias_init, generator=generator))
         return module
 
     def _check_transform_algorithm(self):
@@ -252,6 +262,12 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                 "needs a linear decoder with a linear output: not decoder_layers, not "
                 f"loss='poisson' (got decoder_layers={self.decoder_layers!r}, loss={self.loss!r})."
             )
+
+    def _training_rows(self, X, device):
+        """The training data on the device, or streamed from ``X`` when over the limit."""
+        limit = (default_limit_bytes(device) if self.data_memory_limit == "auto"
+                 else int(self.data_memory_limit * 2**30))
+        return training_rows(X, resolve_dtype(self.dtype), device, limit)
 
     def _train(self, X, reset, n_epochs=None, schedule=None, groups=None):
         """Fit from scratch (``reset``) or continue training for one epoch."""
@@ -265,33 +281,58 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         n_samples, n_features = X.shape
         levels = self._levels_or_raise(n_samples, n_features)
         config, steps_per_epoch = self._train_config(levels, n_samples, n_features)
-        X_t = self._to_tensor(X, device)
+        data = self._training_rows(X, device)
+        n_epochs = n_epochs or self._n_epochs(steps_per_epoch)
+        checkpoints = None
         if reset:
             seed = check_random_state(self.random_state).randint(np.iinfo(np.int32).max)
             generator = torch.Generator().manual_seed(int(seed))
-            module, state = self._initialise(X_t, levels, generator), TrainState()
-            curve_so_far, epochs_so_far = [], 0
+            module, state = self._initialise(data, levels, generator), TrainState()
+            position = Position()
+            if self.checkpoint_dir is not None:
+                checkpoints = Checkpoints(self, X, n_epochs)
+                state, position = checkpoints.resume(module, generator, state, position)
         else:
             generator = torch.Generator()
             generator.set_state(self._train_state.extra["rng_state"])
             module, state = self._module, self._train_state
-            curve_so_far, epochs_so_far = list(self.loss_curve_), self.n_iter_
+            position = Position(first_step=state.step, curve=list(self.loss_curve_))
+            n_epochs += self.n_iter_
+            position.epoch = self.n_iter_
         trainer = Trainer(module, config, generator, device, state)
-        n_epochs = n_epochs or self._n_epochs(steps_per_epoch)
-        curve = trainer.run(X_t, n_epochs, schedule=schedule, sparsity_warmup=reset)
+        resumed = position.epoch if checkpoints is not None else 0
+        save = checkpoints.on_epoch_end(trainer) if checkpoints is not None else None
+        with stop_signals() as stop:
+            position = trainer.run(data, n_epochs, schedule=schedule, sparsity_warmup=reset,
+                                   position=position, stop=stop, on_epoch_end=save)
+        if stop and checkpoints is not None:
+            checkpoints.save(trainer, position)
         module.eval()
-        counts = calibrate_thresholds(module, X_t, levels, config.sparsifier,
+        counts = calibrate_thresholds(module, data, levels, config.sparsifier,
                                       inference_rows(module.d_sae, device))
-        self._store_fitted(module, levels, config.sparsifier, X_t, counts)
+        self._store_fitted(module, levels, config.sparsifier, data, counts)
         self._set_level_attributes()
         self._train_state = trainer.state()
         self._train_state.extra["rng_state"] = generator.get_state()
-        self.loss_curve_ = curve_so_far + curve
-        self.n_iter_ = epochs_so_far + n_epochs
+        self.loss_curve_ = position.curve
+        self.n_iter_ = position.epoch
         self.n_steps_ = trainer.step
+        self.n_epochs_resumed_ = resumed
+        if stop:
+            self._warn_interrupted(stop.signal_name, position, n_epochs, checkpoints)
         return self
 
-    def _store_fitted(self, module, levels, sparsifier, X_t, level_counts=None):
+    def _warn_interrupted(self, signal_name, position, n_epochs, checkpoints):
+        where = (f" A checkpoint is in {self.checkpoint_dir}: fit again with the same "
+                 "parameters and data to continue." if checkpoints is not None else "")
+        warnings.warn(
+            f"{type(self).__name__}.fit stopped by {signal_name} after {position.epoch} of "
+            f"{n_epochs} epochs (+{position.batch} batches). The estimator holds the model "
+            f"as of the last completed step and is usable.{where}",
+            FitInterruptedWarning, stacklevel=3,
+        )
+
+    def _store_fitted(self, module, levels, sparsifier, data, level_counts=None):
         """Public fitted attributes derived from the trained module."""
         self._module = module
         self._levels = levels
@@ -301,22 +342,22 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         thresholds = module.thresholds.cpu().numpy()
         self.threshold_ = float(thresholds[-1]) if sparsifier.uses_threshold else None
         # A latent is alive if it fires at inference in any level it belongs to.
-        alive = torch.zeros(module.d_sae, dtype=torch.bool, device=X_t.device)
+        alive = torch.zeros(module.d_sae, dtype=torch.bool, device=data.device)
         level_l0, level_dead, start = [], [], 0
         for index, level in enumerate(levels):
             if level_counts is None:  # not known from the calibration pass
-                counts, l0 = firing_counts(module, X_t, level, index, sparsifier,
-                                          inference_rows(module.d_sae, X_t.device))
+                counts, l0 = firing_counts(module, data, level, index, sparsifier,
+                                          inference_rows(module.d_sae, data.device))
             else:
                 counts = level_counts[index]
-                l0 = float(counts.sum()) / max(1, X_t.shape[0])
+                l0 = float(counts.sum()) / max(1, data.n_rows)
             alive[: level.d] |= counts > 0
             level_l0.append(float(l0))
             level_dead.append(float((counts[start:level.d] == 0).double().mean()))
             start = level.d
         self.dead_fraction_ = float((~alive).double().mean())
         self.mean_l0_ = level_l0[-1]
-        self.latent_frequency_ = (counts.double() / X_t.shape[0]).cpu().numpy()
+        self.latent_frequency_ = (counts.double() / data.n_rows).cpu().numpy()
         self._level_stats = {"mean_l0": level_l0, "dead_fraction": level_dead}
 
     def _store_decoder(self, module):

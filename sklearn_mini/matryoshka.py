@@ -68,7 +68,8 @@ class MatryoshkaSAE(_BaseSAE):
     sparsity, loss, tau, l1_coef, l1_penalty, tanh_A, tanh_B, l1_warmup, l0_coef, \
 bandwidth, eps, decoder_layers, seq_len, transform_algorithm, decoder_path, aux_coef, k_aux, \
 dead_window, decoder_bias_init, subtract_decoder_bias, output_relu, optimizer, momentum_decay, lr, lr_schedule, \
-batch_size, n_epochs, device, dtype, random_state, verbose
+batch_size, n_epochs, device, dtype, random_state, verbose, checkpoint_dir, checkpoint_every, \
+data_memory_limit
         As for :class:`~sklearn_mini.SpikeSAE`. With ``'batchtopk'`` each level keeps the
         ``k_l * batch_size`` largest pre-activations of its prefix during training and
         has its own calibrated inference threshold. The auxiliary dead-latent loss works
@@ -149,6 +150,9 @@ n_features_in_, feature_names_in_
         dtype="float32",
         random_state=None,
         verbose=0,
+        checkpoint_dir=None,
+        checkpoint_every=1,
+        data_memory_limit="auto",
     ):
         self.levels = levels
         self.level_weights = level_weights
@@ -184,6 +188,9 @@ n_features_in_, feature_names_in_
         self.dtype = dtype
         self.random_state = random_state
         self.verbose = verbose
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+        self.data_memory_limit = data_memory_limit
 
     def _make_levels(self, n_samples, n_features):
         return _validate_levels(self.levels, self.level_weights)

@@ -149,9 +149,31 @@ class SpikeSAE(_BaseSAE):
         order). No global seed is touched.
     verbose : int, default=0
         ``>= 1`` shows a progress bar over epochs with the running loss.
+    checkpoint_dir : str, path-like or None, default=None
+        Directory for training checkpoints (one atomic file, ``checkpoint.safetensors``:
+        model, optimiser, learning-rate schedule position, dead-latent clocks and
+        random generator state; no pickle). When it already holds a checkpoint of a fit
+        with the same parameters on the same data, :meth:`fit` continues from it and
+        the result equals an uninterrupted fit on the CPU; a checkpoint of another fit
+        is a ``ValueError``. The last checkpoint stays after the fit: delete it to
+        train again from scratch. Use one directory per fit (e.g. per
+        ``GridSearchCV`` candidate and fold). ``partial_fit`` ignores it.
+    checkpoint_every : int, default=1
+        Epochs between checkpoints; a checkpoint is also written at the end of the fit
+        and when SIGINT (Ctrl-C) or SIGTERM stops it.
+    data_memory_limit : float or 'auto', default='auto'
+        Largest training array (GiB, in ``dtype``) copied whole to the device. A larger
+        ``X`` (e.g. a ``numpy.memmap``) stays where it is and every mini-batch is
+        gathered from it and copied over; the model trained is the same, at the cost of
+        one host-to-device copy per batch. ``'auto'``: half the free CUDA memory, or a
+        quarter of the machine's RAM on the CPU. ``seq_len > 1`` builds its windows in
+        memory first.
 
     Attributes
     ----------
+    n_epochs_resumed_ : int
+        Epochs of this fit loaded from a checkpoint in ``checkpoint_dir`` rather than
+        trained by the last call (0 without a checkpoint).
     components_ : ndarray of shape (d_sae, n_features * seq_len)
         Decoder atoms: the population pattern of each latent (unit L2 norm except with
         ``l1_penalty`` ``'decoder_norm'`` or ``'tanh'``). Absent with ``decoder_layers``.
@@ -250,6 +272,9 @@ class SpikeSAE(_BaseSAE):
         dtype="float32",
         random_state=None,
         verbose=0,
+        checkpoint_dir=None,
+        checkpoint_every=1,
+        data_memory_limit="auto",
     ):
         self.d_sae = d_sae
         self.topk = topk
@@ -284,6 +309,9 @@ class SpikeSAE(_BaseSAE):
         self.dtype = dtype
         self.random_state = random_state
         self.verbose = verbose
+        self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+        self.data_memory_limit = data_memory_limit
 
     def _make_levels(self, n_samples, n_features):
         d = auto_d_sae(n_samples, n_features, self.topk) if self.d_sae == "auto" else self.d_sae

@@ -228,11 +228,18 @@ def test_load_rejects_tampered_files(fitted, tmp_path):
     (path / "config.json").write_text(json.dumps(config))
     with pytest.raises(ValueError, match="schema_version"):
         SpikeSAE.load(path)
-    (path / "model.safetensors").write_bytes(pickle.dumps({"evil": 1}))
     config["schema_version"] = 1
+    config["fitted"]["module"]["d_sae"] = fitted.d_sae_
     (path / "config.json").write_text(json.dumps(config))
+    whole = (path / "model.safetensors").read_bytes()
+    (path / "model.safetensors").write_bytes(whole[: len(whole) // 2])  # truncated
+    with pytest.raises(ValueError, match="not a readable safetensors file"):
+        SpikeSAE.load(path)
+    (path / "model.safetensors").write_bytes(pickle.dumps({"evil": 1}))
     with pytest.raises(ValueError, match="safetensors"):
         SpikeSAE.load(path)
+    (path / "model.safetensors").write_bytes(whole)
+    assert SpikeSAE.load(path).d_sae_ == fitted.d_sae_  # the untouched file still loads
 
 
 # ----------------------------------------------------------------------- bad input

@@ -2,6 +2,8 @@
 
 import torch
 
+from .data import as_rows, column_mean
+
 
 def geometric_median(x, n_iter=100, tol=1e-7):
     """Geometric median of the rows of ``x`` by Weiszfeld's algorithm (float64).
@@ -24,18 +26,20 @@ def geometric_median(x, n_iter=100, tol=1e-7):
 def decoder_bias(x, how, max_rows=50_000, generator=None):
     """Initial decoder bias: ``'mean'``, ``'geometric_median'`` or ``'zeros'`` of ``x``.
 
-    At most ``max_rows`` rows (drawn with the estimator's generator) are used for the
-    geometric median, whose cost grows with the number of rows times iterations.
+    ``x`` is a tensor or a :mod:`.data` rows object (possibly streamed from a host
+    array). At most ``max_rows`` rows (drawn with the estimator's generator) are used for
+    the geometric median, whose cost grows with the number of rows times iterations.
     """
+    rows = as_rows(x)
     if how == "zeros":
-        return torch.zeros(x.shape[1], dtype=torch.float64)
+        return torch.zeros(rows.n_features, dtype=torch.float64)
     if how == "mean":
-        return x.mean(0, dtype=torch.float64)  # float64 accumulation, no float64 copy of x
+        return column_mean(rows)
     if how == "geometric_median":
-        if x.shape[0] > max_rows:
-            rows = torch.randperm(x.shape[0], generator=generator)[:max_rows]
-            x = x[rows.to(x.device)]
-        return geometric_median(x)
+        index = torch.arange(rows.n_rows)
+        if rows.n_rows > max_rows:
+            index = torch.randperm(rows.n_rows, generator=generator)[:max_rows]
+        return geometric_median(rows.take(index).cpu())
     raise ValueError(
         f"Unknown decoder_bias_init {how!r}; expected 'mean', 'geometric_median' or 'zeros'."
     )

@@ -1,12 +1,15 @@
 """The one training loop shared by every sparse autoencoder estimator."""
 
 import math
+import warnings
+from collections import defaultdict
 from dataclasses import dataclass, field
 
 import torch
 from tqdm.auto import tqdm
 
 from . import losses
+from .data import as_rows
 from .schedules import SCHEDULES
 from .sparsity import (
     Selection,
@@ -21,6 +24,26 @@ from .sparsity import (
 SYNC_INTERVAL = 16
 # With verbose >= 1, the progress bar's running loss is refreshed every this many steps.
 LOG_INTERVAL = 25
+# Divergence: at every sync point the mean loss of the last SYNC_INTERVAL steps must be
+# finite and at most DIVERGENCE_FACTOR times the loss of the fit's first batch, and the
+# parameters finite. Otherwise the module goes back to the last good sync point, the
+# optimiser's moments (which hold the blow-up) are cleared and the learning rate is
+# multiplied by LR_BACKOFF, at most MAX_RETRIES times.
+DIVERGENCE_FACTOR = 20.0
+LR_BACKOFF = 0.1
+MAX_RETRIES = 4
+
+
+class DivergenceWarning(UserWarning):
+    """Training diverged and was rolled back with a smaller learning rate."""
+
+
+class DivergenceError(ValueError, FloatingPointError):
+    """Training kept diverging after every allowed roll-back (or its first loss was not finite).
+
+    A ``ValueError`` (the parameters or the input's scale are unusable) and a
+    ``FloatingPointError`` (what went wrong).
+    """
 
 
 @dataclass(frozen=True)
@@ -62,7 +85,24 @@ class TrainState:
     optimizer_state: dict | None = None
     steps_since_fired: torch.Tensor | None = None
     step: int = 0
+    lr_scale: float = 1.0  # reduced by divergence roll-backs
+    reference_loss: float | None = None  # first batch's loss, the divergence yardstick
+    has_dead: bool | None = None
     extra: dict = field(default_factory=dict)
+
+
+@dataclass
+class Position:
+    """Where a fit is in its loop: enough to continue it exactly after a stop."""
+
+    epoch: int = 0  # completed epochs
+    batch: int = 0  # completed batches of the current epoch
+    running: float = 0.0  # summed finite losses of those batches
+    counted: int = 0  # how many batches that sum holds
+    first_step: int = 0  # trainer step at which this fit's schedule started
+    curve: list = field(default_factory=list)  # mean loss of every completed epoch
+    epoch_rng_state: torch.Tensor | None = None  # generator before this epoch's permutation
+    rng_state: torch.Tensor | None = None  # generator at the stop (mid-epoch only)
 
 
 def build_optimizer(name, params, lr, momentum_decay=4e-3):
@@ -113,14 +153,23 @@ class Trainer:
         self.sparsity_scale = 1.0
         state = state or TrainState()
         if state.optimizer_state is not None:
-            self.optimizer.load_state_dict(_tree_to(state.optimizer_state, device))
+            saved = dict(state.optimizer_state)
+            saved.setdefault("param_groups", self.optimizer.state_dict()["param_groups"])
+            self.optimizer.load_state_dict(_tree_to(saved, device))
+        self.lr_scale, self.reference_loss = state.lr_scale, state.reference_loss
+        self.retries = 0
+        self._good = None  # snapshot of the module at the last good sync point
+        self._good_step = 0
+        self._interval_loss = torch.zeros((), dtype=torch.float64, device=device)
+        self._interval_steps = 0
         d_sae = module.d_sae
         if state.steps_since_fired is None:
             self.steps_since_fired = torch.zeros(d_sae, dtype=torch.long, device=device)
         else:
             self.steps_since_fired = state.steps_since_fired.to(device)
         self.step = state.step
-        self._has_dead = bool((self.steps_since_fired >= config.dead_window).any())
+        self._has_dead = (bool((self.steps_since_fired >= config.dead_window).any())
+                          if state.has_dead is None else state.has_dead)
 
     # ------------------------------------------------------------------ one step
     def _step_levels(self):
@@ -229,8 +278,10 @@ class Trainer:
     def train_step(self, x, lr):
         """One optimiser step on batch ``x`` at learning rate ``lr``; returns the loss."""
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            group["lr"] = lr * self.lr_scale
         loss, fired = self._loss(x)
+        if self.reference_loss is None:
+            self._set_reference_loss(float(loss.detach()), x)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         unit_norm = self.cfg.sparsifier.unit_norm_decoder
@@ -243,57 +294,157 @@ class Trainer:
         with torch.no_grad():
             self._update_dead_clock(fired)
         self.step += 1
+        loss = loss.detach()
+        self._interval_loss += loss.double()
+        self._interval_steps += 1
         if self.step % SYNC_INTERVAL == 0:
             self._has_dead = bool((self.steps_since_fired >= self.cfg.dead_window).any())
-        return loss.detach()
+            self._check_divergence()
+        return loss
+
+    # ------------------------------------------------------------------ divergence
+    def _set_reference_loss(self, value, x):
+        if not math.isfinite(value):
+            raise DivergenceError(
+                f"The training loss is {value} on the first batch, before any update: the "
+                f"input (largest value {float(x.abs().max()):.4g}) overflows {x.dtype} in "
+                f"loss={self.cfg.loss!r}. Normalise the counts (e.g. SpikeBinner's "
+                "normalize='max'), use dtype='float64', or a count loss ('msle', 'poisson')."
+            )
+        self.reference_loss = value
+
+    def _snapshot(self):
+        """Remember the module's current tensors as the last good state."""
+        with torch.no_grad():
+            tensors = list(self.module.state_dict().values())
+            if self._good is None:
+                self._good = [t.clone() for t in tensors]
+            else:
+                for good, live in zip(self._good, tensors):
+                    good.copy_(live)
+        self._good_step = self.step
+
+    def _params_finite(self):
+        sums = torch.stack([p.detach().sum() for p in self.module.parameters()])
+        return bool(torch.isfinite(sums).all())
+
+    def _check_divergence(self):
+        """At a sync point: keep the state as good, or roll back (see DIVERGENCE_FACTOR)."""
+        steps = self._interval_steps
+        mean = float(self._interval_loss) / max(1, steps)
+        self._interval_loss.zero_()
+        self._interval_steps = 0
+        limit = DIVERGENCE_FACTOR * abs(self.reference_loss or 0.0)
+        if math.isfinite(mean) and (limit == 0 or mean <= limit) and self._params_finite():
+            self._snapshot()
+            return
+        self._roll_back(mean, steps)
+
+    def _roll_back(self, mean, steps):
+        with torch.no_grad():
+            for good, live in zip(self._good, self.module.state_dict().values()):
+                live.copy_(good)
+        self.optimizer.state = defaultdict(dict)
+        self.retries += 1
+        if self.retries > MAX_RETRIES:
+            raise DivergenceError(
+                f"Training diverged {self.retries} times (mean loss {mean:.4g} over the last "
+                f"{steps} steps against {self.reference_loss:.4g} at the start), the "
+                f"last time at learning rate {self.cfg.lr * self.lr_scale:.3g}. Lower `lr` or "
+                "check the scale of the input (e.g. normalise the counts)."
+            )
+        self.lr_scale *= LR_BACKOFF
+        warnings.warn(
+            f"Training diverged at step {self.step} (mean loss {mean:.4g} over the last "
+            f"{steps} steps, {self.reference_loss:.4g} at the start): rolled back to "
+            f"step {self._good_step} and continuing with learning rate "
+            f"{self.cfg.lr * self.lr_scale:.3g} (retry {self.retries} of {MAX_RETRIES}).",
+            DivergenceWarning, stacklevel=2,
+        )
 
     # ------------------------------------------------------------------ epochs
     def _set_sparsity_scale(self, done, warmup_steps):
         """Linear warm-up of the sparsity coefficient over ``warmup_steps`` steps."""
         self.sparsity_scale = 1.0 if warmup_steps <= 0 else min(1.0, (done + 1) / warmup_steps)
 
-    def run(self, X, n_epochs, schedule=None, sparsity_warmup=True):
-        """Train for ``n_epochs`` over ``X`` (a tensor on the device).
+    def run(self, X, n_epochs, schedule=None, sparsity_warmup=True, position=None,
+            stop=None, on_epoch_end=None):
+        """Train until ``n_epochs`` epochs over ``X`` are complete.
 
-        ``schedule`` names the learning-rate schedule (default: the config's), spread
-        over this call's ``n_epochs * steps_per_epoch`` steps. With ``sparsity_warmup``
-        the sparsity coefficient ramps up linearly over the first ``l1_warmup`` fraction
-        of those steps. Returns the mean loss of every epoch.
+        ``X`` is a device tensor or a :mod:`.data` rows object. ``schedule`` names the
+        learning-rate schedule (default: the config's), spread over the fit's
+        ``n_epochs * steps_per_epoch`` steps. With ``sparsity_warmup`` the sparsity
+        coefficient ramps up linearly over the first ``l1_warmup`` fraction of those
+        steps. ``position`` (a :class:`Position`, updated in place) continues a fit
+        where it stopped; ``stop`` is checked after every step (a truthy value ends the
+        run there); ``on_epoch_end(position)`` runs after each epoch. Returns the
+        position: its ``curve`` holds the mean loss of every completed epoch.
         """
+        data = as_rows(X)
         cfg = self.cfg
-        n = X.shape[0]
+        n = data.n_rows
         batch_size = min(cfg.batch_size, n)
         steps_per_epoch = -(-n // batch_size)
         total_steps = n_epochs * steps_per_epoch
         lr_at = SCHEDULES[schedule or cfg.lr_schedule]
-        first_step = self.step
+        pos = position if position is not None else Position(first_step=self.step)
         warmup_steps = cfg.l1_warmup * total_steps if sparsity_warmup else 0
-        curve = []
-        bar = tqdm(total=total_steps, desc="SAE fit", unit="step", disable=cfg.verbose < 1)
-        for epoch in range(n_epochs):
-            order = torch.randperm(n, generator=self.generator).to(self.device)
-            running = X.new_zeros((), dtype=torch.float64)
-            for i, start in enumerate(range(0, n, batch_size), start=1):
-                batch = X.index_select(0, order[start:start + batch_size])
-                lr = lr_at(self.step - first_step, total_steps, cfg.lr)
-                self._set_sparsity_scale(self.step - first_step, warmup_steps)
-                running += self.train_step(batch, lr).double()
-                bar.update()
-                if not bar.disable and (i % LOG_INTERVAL == 0 or i == steps_per_epoch):
-                    # The only host synchronisation inside an epoch, and only when shown.
-                    bar.set_postfix(epoch=epoch + 1, loss=f"{float(running) / i:.4g}")
-            curve.append(float(running) / steps_per_epoch)
-            if not math.isfinite(curve[-1]):
-                bar.close()
-                raise FloatingPointError(
-                    f"The training loss became non-finite ({curve[-1]}) in epoch {len(curve)}. "
-                    "Lower the learning rate `lr` or check the input scale."
-                )
-        bar.close()
-        # Gradients are rebuilt every step: free them now rather than hold two
-        # parameter-sized buffers through the post-fit passes.
-        self.optimizer.zero_grad(set_to_none=True)
-        return curve
+        self._snapshot()
+        bar = tqdm(total=total_steps, initial=pos.epoch * steps_per_epoch + pos.batch,
+                   desc="SAE fit", unit="step", disable=cfg.verbose < 1)
+        try:
+            while pos.epoch < n_epochs:
+                order = self._epoch_order(pos, n, data)
+                running = torch.tensor(pos.running, dtype=torch.float64, device=self.device)
+                counted = torch.tensor(pos.counted, dtype=torch.long, device=self.device)
+                for i in range(pos.batch, steps_per_epoch):
+                    start = i * batch_size
+                    batch = data.take(order[start:start + batch_size])
+                    lr = lr_at(self.step - pos.first_step, total_steps, cfg.lr)
+                    self._set_sparsity_scale(self.step - pos.first_step, warmup_steps)
+                    loss = self.train_step(batch, lr).double()
+                    finite = torch.isfinite(loss)
+                    running += torch.where(finite, loss, 0.0)
+                    counted += finite
+                    bar.update()
+                    if not bar.disable and ((i + 1) % LOG_INTERVAL == 0 or i + 1 == steps_per_epoch):
+                        # The only host synchronisation inside an epoch, and only when shown.
+                        bar.set_postfix(epoch=pos.epoch + 1,
+                                        loss=f"{float(running) / max(1, int(counted)):.4g}")
+                    if stop and i + 1 < steps_per_epoch:
+                        pos.batch, pos.running, pos.counted = i + 1, float(running), int(counted)
+                        pos.rng_state = self.generator.get_state()
+                        return pos
+                if self._interval_steps:  # short epochs: check at least once an epoch
+                    self._check_divergence()
+                pos.curve.append(float(running) / max(1, int(counted)))
+                pos.epoch, pos.batch, pos.running, pos.counted = pos.epoch + 1, 0, 0.0, 0
+                pos.epoch_rng_state = pos.rng_state = None
+                if on_epoch_end is not None:
+                    on_epoch_end(pos)
+                if stop:
+                    return pos
+        finally:
+            bar.close()
+            # Gradients are rebuilt every step: free them now rather than hold two
+            # parameter-sized buffers through the post-fit passes.
+            self.optimizer.zero_grad(set_to_none=True)
+        return pos
+
+    def _epoch_order(self, pos, n, data):
+        """This epoch's row order, drawn from the generator at the epoch's start.
+
+        A fit continued mid-epoch redraws the same permutation from the saved state,
+        then puts the generator where the stop left it.
+        """
+        if pos.epoch_rng_state is None:
+            pos.epoch_rng_state = self.generator.get_state()
+        else:
+            self.generator.set_state(pos.epoch_rng_state)
+        order = torch.randperm(n, generator=self.generator)
+        if pos.rng_state is not None:
+            self.generator.set_state(pos.rng_state)
+        return order if data.streamed else order.to(self.device)
 
     def state(self):
         """A CPU copy of what :class:`TrainState` needs to continue later."""
@@ -301,6 +452,9 @@ class Trainer:
             optimizer_state=_tree_to(self.optimizer.state_dict(), "cpu"),
             steps_since_fired=self.steps_since_fired.cpu(),
             step=self.step,
+            lr_scale=self.lr_scale,
+            reference_loss=self.reference_loss,
+            has_dead=self._has_dead,
         )
 
 
@@ -341,8 +495,9 @@ def calibrate_thresholds(module, X, levels, sparsifier, batch_size=8192):
     if not sparsifier.uses_threshold:
         module.thresholds.zero_()
         return None
-    calibrators = [ThresholdCalibrator(level.k * X.shape[0], level.d) for level in levels]
-    for xb in iter_batches(X, batch_size):
+    X = as_rows(X)
+    calibrators = [ThresholdCalibrator(level.k * X.n_rows, level.d) for level in levels]
+    for xb in X.blocks(batch_size):
         pre = padded_pre_activations(module, xb, levels[-1].d)
         for level, calibrator in zip(levels, calibrators):
             calibrator.update(pre[:, : level.d])
@@ -364,7 +519,8 @@ def encode(module, x, level, level_index, sparsifier):
 @torch.no_grad()
 def firing_counts(module, X, level, level_index, sparsifier, batch_size=8192):
     """Per-latent number of samples of ``X`` on which each latent fires at inference."""
+    X = as_rows(X)
     counts = torch.zeros(level.d, dtype=torch.long, device=X.device)
-    for xb in iter_batches(X, batch_size):
+    for xb in X.blocks(batch_size):
         counts += (encode(module, xb, level, level_index, sparsifier) > 0).sum(0)
-    return counts, float(counts.sum()) / max(1, X.shape[0])
+    return counts, float(counts.sum()) / max(1, X.n_rows)

@@ -1,0 +1,120 @@
+"""Checkpoints of an estimator's fit: when to write them, how to resume from them.
+
+The file format (one atomic safetensors file) lives in :mod:`._core.checkpoint`; this
+module ties it to an estimator: which parameters and data a checkpoint belongs to,
+and how a fit picks up from one.
+"""
+
+import json
+
+import torch
+
+from . import _persistence
+from ._core import checkpoint
+from ._core.data import fingerprint
+from ._core.training import Position, TrainState
+
+# Parameters that do not change what a fit computes: a checkpoint written under other
+# values of these still belongs to the same fit.
+NOT_FIT_PARAMS = {"verbose", "checkpoint_dir", "checkpoint_every", "device",
+                  "data_memory_limit"}
+
+
+def _json_value(value):
+    try:
+        return json.loads(json.dumps(_persistence._jsonable(value)))
+    except TypeError:  # e.g. a RandomState instance: its type is all we can compare
+        return f"<{type(value).__name__}>"
+
+
+class Checkpoints:
+    """Writes and reads the checkpoints of one fit of ``estimator`` on ``X``."""
+
+    def __init__(self, estimator, X, n_epochs):
+        self.directory = estimator.checkpoint_dir
+        self.every = estimator.checkpoint_every
+        self.n_epochs = n_epochs
+        self.class_name = type(estimator).__name__
+        self.params = {k: _json_value(v) for k, v in estimator.get_params(deep=False).items()
+                       if k not in NOT_FIT_PARAMS}
+        self.data = {"shape": list(X.shape), "dtype": str(X.dtype), "hash": fingerprint(X)}
+
+    # -------------------------------------------------------------- writing
+    def on_epoch_end(self, trainer):
+        """The trainer's epoch-end hook: a checkpoint every ``every`` epochs and at the end."""
+        def hook(position):
+            if position.epoch % self.every == 0 or position.epoch >= self.n_epochs:
+                self.save(trainer, position)
+        return hook
+
+    def save(self, trainer, position):
+        tensors = {f"module.{k}": v for k, v in trainer.module.state_dict().items()}
+        tensors.update(checkpoint.optimizer_tensors(trainer.optimizer.state_dict()))
+        tensors["steps_since_fired"] = trainer.steps_since_fired
+        if position.batch:  # stopped mid-epoch: the epoch's start and where it stopped
+            tensors["rng.epoch"] = position.epoch_rng_state
+            tensors["rng.now"] = position.rng_state
+        else:
+            tensors["rng.epoch"] = trainer.generator.get_state()
+        meta = {
+            "class": self.class_name, "params": self.params, "data": self.data,
+            "n_epochs": self.n_epochs, "complete": position.epoch >= self.n_epochs,
+            "position": {"epoch": position.epoch, "batch": position.batch,
+                         "running": position.running, "counted": position.counted,
+                         "first_step": position.first_step, "curve": position.curve},
+            "trainer": {"step": trainer.step, "lr_scale": trainer.lr_scale,
+                        "reference_loss": trainer.reference_loss,
+                        "has_dead": trainer._has_dead},
+        }
+        return checkpoint.write(self.directory, tensors, meta)
+
+    # -------------------------------------------------------------- reading
+    def resume(self, module, generator, state, position):
+        """Load a compatible checkpoint into ``module``/``generator``; new state and position.
+
+        Without a checkpoint the given ``state`` and ``position`` come back unchanged.
+        """
+        found = checkpoint.read(self.directory)
+        if found is None:
+            return state, position
+        tensors, meta = found
+        self._check_compatible(meta)
+        own = module.state_dict()
+        module.load_state_dict({k: tensors[f"module.{k}"].to(v.dtype) for k, v in own.items()})
+        saved = meta["position"]
+        position = Position(epoch=saved["epoch"], batch=saved["batch"],
+                            running=saved["running"], counted=saved["counted"],
+                            first_step=saved["first_step"], curve=list(saved["curve"]),
+                            epoch_rng_state=tensors["rng.epoch"],
+                            rng_state=tensors.get("rng.now"))
+        generator.set_state(tensors.get("rng.now", tensors["rng.epoch"]))
+        trainer = meta["trainer"]
+        state = TrainState(
+            optimizer_state=checkpoint.optimizer_state(tensors),
+            steps_since_fired=tensors["steps_since_fired"].to(torch.long),
+            step=trainer["step"], lr_scale=trainer["lr_scale"],
+            reference_loss=trainer["reference_loss"], has_dead=trainer["has_dead"])
+        return state, position
+
+    def _check_compatible(self, meta):
+        where = checkpoint.path_in(self.directory)
+        advice = ("Use another checkpoint_dir for this fit, or delete the checkpoint to "
+                  "start afresh.")
+        if meta.get("class") != self.class_name:
+            raise ValueError(f"{where} is a checkpoint of a {meta.get('class')}, not of this "
+                             f"{self.class_name}. {advice}")
+        saved = meta.get("params", {})
+        differ = sorted(k for k in set(saved) | set(self.params)
+                        if saved.get(k) != self.params.get(k))
+        if differ:
+            detail = ", ".join(f"{k}={saved.get(k)!r} there, {self.params.get(k)!r} here"
+                               for k in differ)
+            raise ValueError(f"{where} was written by a fit with other parameters ({detail}). "
+                             f"{advice}")
+        if meta.get("data") != self.data:
+            raise ValueError(f"{where} was written by a fit on other data (shape "
+                             f"{meta.get('data', {}).get('shape')} there, {self.data['shape']} "
+                             f"here, or the same shape with other values). {advice}")
+        if meta.get("n_epochs") != self.n_epochs:
+            raise ValueError(f"{where} belongs to a fit of {meta.get('n_epochs')} epochs, this "
+                             f"one runs {self.n_epochs}. {advice}")
