@@ -172,7 +172,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         return make_sparsifier(self.sparsity, self.l1_coef, self.l1_penalty, self.tanh_A,
                                self.tanh_B, self.l0_coef, self.bandwidth)
 
-    def _use_sparse_decoder(self, d_sae, levels=None):
+    def _use_sparse_decoder(self, d_sae, levels):
         """Whether training decodes by gather-sum over the selected atoms."""
         if self.decoder_path == "dense" or self.sparsity not in ("topk", "batchtopk"):
             return False
@@ -180,7 +180,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             return False
         if self.decoder_path == "sparse":
             return True
-        k = max(lv.k for lv in levels) if levels else getattr(self, "topk", 1)
+        k = max(lv.k for lv in levels)
         return d_sae >= max(SPARSE_DECODER_MIN_D, SPARSE_DECODER_MIN_RATIO * k)
 
     def _module_kwargs(self, output_relu):
@@ -338,6 +338,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         self._levels = levels
         self._sparsifier = sparsifier
         self.d_sae_ = module.d_sae
+        self.topk_ = levels[-1].k
         self._store_decoder(module)
         thresholds = module.thresholds.cpu().numpy()
         self.threshold_ = float(thresholds[-1]) if sparsifier.uses_threshold else None
@@ -734,6 +735,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         module.eval()
         levels = tuple(Level(int(a), int(b), float(c)) for a, b, c in fitted["levels"])
         est._module, est._levels = module, levels
+        est.topk_ = levels[-1].k
         est._sparsifier = est._make_sparsifier()
         est._train_state = TrainState(extra={"rng_state": torch.Generator().get_state()})
         for name in ("n_features_in_", "d_sae_", "n_iter_", "n_steps_", "loss_curve_",

@@ -91,10 +91,10 @@ data_memory_limit
         Fraction of each level's block that never fires at that level's inference.
     dead_fraction_ : float
         Fraction of all latents that fire at no level's inference.
-    d_sae_, loss_curve_, n_iter_, n_steps_, mean_l0_, latent_frequency_, output_relu_, \
-n_features_in_, feature_names_in_
-        As for :class:`~sklearn_mini.SpikeSAE` (``mean_l0_`` and ``latent_frequency_`` at
-        the largest level).
+    d_sae_, topk_, loss_curve_, n_iter_, n_steps_, n_epochs_resumed_, mean_l0_, \
+latent_frequency_, output_relu_, n_features_in_, feature_names_in_
+        As for :class:`~sklearn_mini.SpikeSAE` (``topk_``, ``mean_l0_`` and
+        ``latent_frequency_`` at the largest level).
 
     Examples
     --------

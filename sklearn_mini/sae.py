@@ -18,6 +18,17 @@ def auto_d_sae(n_samples, n_features, topk):
     return max(2 * topk, min(8 * n_features, n_samples // 10))
 
 
+def auto_topk(n_features):
+    """Active latents per sample used by ``topk='auto'``.
+
+    ``round(sqrt(n_features) / 2)``, between 1 and 32: 2 for 20 units, 5 for 100, 14 for
+    800. A starting point only. topk is the number of population patterns you expect to
+    be active together in one time bin (assemblies, stimulus features, behavioural
+    states); it should grow with the bin size and, slowly, with the number of units.
+    """
+    return int(min(32, max(1, round(n_features ** 0.5 / 2))))
+
+
 class SpikeSAE(_BaseSAE):
     """Sparse autoencoder for binned spike counts.
 
@@ -31,9 +42,11 @@ class SpikeSAE(_BaseSAE):
     d_sae : int or 'auto', default='auto'
         Number of latents (dictionary atoms). ``'auto'`` uses
         ``max(2 * topk, min(8 * n_features, n_samples // 10))``, recorded in ``d_sae_``.
-    topk : int, default=8
+    topk : int or 'auto', default='auto'
         Active latents per sample for ``'topk'``; mean active latents per sample for
-        ``'batchtopk'``. Ignored by ``'relu'``.
+        ``'batchtopk'``. Ignored by ``'relu'``. ``'auto'`` uses
+        ``round(sqrt(n_features) / 2)`` between 1 and 32 (``sklearn_mini.sae.auto_topk``), recorded in
+        ``topk_``; see the user guide's choosing-sizes page for how to pick it.
     sparsity : {'batchtopk', 'topk', 'relu', 'jumprelu', 'gated'}, default='batchtopk'
         * ``'batchtopk'``: during training keep the ``topk * batch_size`` largest
           pre-activations of the batch (busy bins may use more latents than quiet
@@ -186,6 +199,8 @@ class SpikeSAE(_BaseSAE):
         Calibrated BatchTopK inference threshold (``None`` for other sparsities).
     d_sae_ : int
         Number of latents used.
+    topk_ : int
+        Active latents per sample used (``topk``, or the value ``'auto'`` chose).
     loss_curve_ : list of float
         Mean training loss of every epoch.
     n_iter_ : int
@@ -233,13 +248,13 @@ class SpikeSAE(_BaseSAE):
     _parameter_constraints: dict = {
         **_BaseSAE._parameter_constraints,
         "d_sae": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-        "topk": [Interval(Integral, 1, None, closed="left")],
+        "topk": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
     }
 
     def __init__(
         self,
         d_sae="auto",
-        topk=8,
+        topk="auto",
         sparsity="batchtopk",
         loss="msle",
         tau=1.0,
@@ -314,5 +329,6 @@ class SpikeSAE(_BaseSAE):
         self.data_memory_limit = data_memory_limit
 
     def _make_levels(self, n_samples, n_features):
-        d = auto_d_sae(n_samples, n_features, self.topk) if self.d_sae == "auto" else self.d_sae
-        return (Level(d=d, k=self.topk, weight=1.0),)
+        k = auto_topk(n_features) if self.topk == "auto" else self.topk
+        d = auto_d_sae(n_samples, n_features, k) if self.d_sae == "auto" else self.d_sae
+        return (Level(d=d, k=k, weight=1.0),)

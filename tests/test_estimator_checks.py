@@ -3,6 +3,7 @@
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_mini import MatryoshkaSAE, SpikeSAE
+from sklearn_mini.model_selection import DSAESearch
 
 from .conftest import fast_sae_params
 
@@ -23,6 +24,7 @@ ESTIMATORS = [
                   batch_size=64, device="cpu", random_state=0),
     MatryoshkaSAE(levels=((4, 1), (16, 2)), sparsity="jumprelu", loss="poisson",
                   n_epochs=3, batch_size=64, device="cpu", random_state=0),
+    DSAESearch(SpikeSAE(**fast_sae_params(topk=1, n_epochs=2)), d_max=8, step=0.2),
 ]
 
 

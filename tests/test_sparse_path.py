@@ -57,14 +57,22 @@ def test_sparse_and_dense_fits_explain_the_same_variance(make):
     assert sparse._train_config(sparse._levels, 4000, 48)[0].sparse_decoder
 
 
+def _uses_sparse(sae, d):
+    """The decision ``fit`` makes for ``sae`` with one level of ``d`` latents."""
+    from sklearn_mini._core.training import Level
+
+    k = sae.topk if isinstance(sae.topk, int) else 8
+    return sae._use_sparse_decoder(d, (Level(d, k),))
+
+
 def test_auto_picks_sparse_only_where_it_pays():
-    assert SpikeSAE(d_sae=2048, topk=8)._use_sparse_decoder(2048)
-    assert not SpikeSAE(d_sae=16, topk=4)._use_sparse_decoder(16)
-    assert not SpikeSAE(d_sae=256, topk=4)._use_sparse_decoder(256)  # dense wins there
-    assert not SpikeSAE(d_sae=1024, topk=64)._use_sparse_decoder(1024)
-    assert not SpikeSAE(d_sae=2048, topk=8, sparsity="relu")._use_sparse_decoder(2048)
-    assert not SpikeSAE(d_sae=2048, decoder_layers=(32,))._use_sparse_decoder(2048)
-    assert SpikeSAE(d_sae=16, topk=4, decoder_path="sparse")._use_sparse_decoder(16)
+    assert _uses_sparse(SpikeSAE(d_sae=2048, topk=8), 2048)
+    assert not _uses_sparse(SpikeSAE(d_sae=16, topk=4), 16)
+    assert not _uses_sparse(SpikeSAE(d_sae=256, topk=4), 256)  # dense wins there
+    assert not _uses_sparse(SpikeSAE(d_sae=1024, topk=64), 1024)
+    assert not _uses_sparse(SpikeSAE(d_sae=2048, topk=8, sparsity="relu"), 2048)
+    assert not _uses_sparse(SpikeSAE(d_sae=2048, decoder_layers=(32,)), 2048)
+    assert _uses_sparse(SpikeSAE(d_sae=16, topk=4, decoder_path="sparse"), 16)
 
 
 @pytest.mark.parametrize("busy_rows", [0, 1, 5])
