@@ -105,7 +105,7 @@ def fit_one(path, n_samples, n_features, d_sae, topk, n_epochs, device, batch_si
         path_used = "dense"
     else:
         X_hat = model.inverse_transform(model.transform(X))
-        path_used = "sparse" if model._use_sparse_decoder(d_sae) else "dense"
+        path_used = "sparse" if model._use_sparse_decoder(d_sae, model._levels) else "dense"
     n_params = 2 * n_features * d_sae + d_sae + n_features
     budget_mb = (X.nbytes + 3 * 4 * n_params) / 2**20  # data + parameters + Adam's 2 moments
     return {"seconds": seconds, "rate": n_samples * n_epochs / seconds,
@@ -174,8 +174,11 @@ def main():
                 # 'auto' runs exactly one of the two paths' code: report its choice with
                 # that path's measurement instead of a third, noisier timing.
                 from sklearn_mini import SpikeSAE
+                from sklearn_mini._core.training import Level
 
-                chosen = "sparse" if SpikeSAE(d_sae=d_sae, topk=topk)._use_sparse_decoder(d_sae) else "dense"
+                sae = SpikeSAE(d_sae=d_sae, topk=topk)
+                sparse = sae._use_sparse_decoder(d_sae, (Level(d_sae, topk),))
+                chosen = "sparse" if sparse else "dense"
                 r = results.get(chosen) or run_child(chosen, n_features, d_sae, topk, args)
                 label = f"auto={chosen}"
             else:
