@@ -233,6 +233,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             batch_size=batch_size,
             verbose=self.verbose,
             prefix_sampling=getattr(self, "prefix_sampling", "fixed"),
+            reorder=getattr(self, "reorder_latents", "none") == "frequency",
         ), steps_per_epoch
 
     def _n_epochs(self, steps_per_epoch):
@@ -304,7 +305,8 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         save = checkpoints.on_epoch_end(trainer) if checkpoints is not None else None
         with stop_signals() as stop:
             position = trainer.run(data, n_epochs, schedule=schedule, sparsity_warmup=reset,
-                                   position=position, stop=stop, on_epoch_end=save)
+                                   position=position, stop=stop, on_epoch_end=save,
+                                   reorder=reset)
         if stop and checkpoints is not None:
             checkpoints.save(trainer, position)
         module.eval()

@@ -54,6 +54,8 @@ class Checkpoints:
         if position.batch:  # stopped mid-epoch: the epoch's start and where it stopped
             tensors["rng.epoch"] = position.epoch_rng_state
             tensors["rng.now"] = position.rng_state
+            if position.firing is not None:  # latent reordering's counts so far
+                tensors["firing"] = position.firing
         else:
             tensors["rng.epoch"] = trainer.generator.get_state()
         meta = {
@@ -86,7 +88,8 @@ class Checkpoints:
                             running=saved["running"], counted=saved["counted"],
                             first_step=saved["first_step"], curve=list(saved["curve"]),
                             epoch_rng_state=tensors["rng.epoch"],
-                            rng_state=tensors.get("rng.now"))
+                            rng_state=tensors.get("rng.now"),
+                            firing=tensors.get("firing"))
         generator.set_state(tensors.get("rng.now", tensors["rng.epoch"]))
         trainer = meta["trainer"]
         state = TrainState(

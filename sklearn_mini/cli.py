@@ -73,7 +73,7 @@ def build_parser():
     sub = parser.add_subparsers(dest="command")
     demo = sub.add_parser("demo", help="simulate spikes with planted features and run the job")
     demo.add_argument("--n-units", type=int, default=100)
-    demo.add_argument("--duration", type=float, default=1200.0)
+    demo.add_argument("--duration", type=float, default=2400.0)
     _common(demo, "sklearn_mini_report")
     demo.set_defaults(func=_demo)
     run = sub.add_parser("run", help="run the job on a recording (NWB, Kilosort folder, "

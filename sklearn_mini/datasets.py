@@ -100,7 +100,7 @@ def make_sparse_spikes(n_units=64, duration=600.0, n_atoms=32, n_active=3, *, bi
     ----------
     n_units : int, default=64
         Number of units.
-    duration : float, default=1200.0
+    duration : float, default=600.0
         Recording length in seconds.
     n_atoms, n_active : int, default=32, 3
         Planted atoms and atoms active per bin.
@@ -209,7 +209,7 @@ def make_hierarchical_counts(n_samples=5000, n_features=64, n_coarse=8, fine_per
                     fine_codes=fine_codes)
 
 
-def make_spiking_features(n_units=100, duration=1200.0, n_coarse=8, n_fine=24, *,
+def make_spiking_features(n_units=100, duration=2400.0, n_coarse=8, n_fine=24, *,
                           bin_size=0.05, mean_rate=10.0, baseline_rate=0.5, p_coarse=0.1,
                           p_fine=0.05, hierarchy="units", feature_density=0.2, spiking="poisson",
                           refractory_period=0.002, random_state=None):
@@ -231,8 +231,9 @@ def make_spiking_features(n_units=100, duration=1200.0, n_coarse=8, n_fine=24, *
     Parameters
     ----------
     n_units : int, default=100
-    duration : float, default=1200.0
-        Seconds.
+    duration : float, default=2400.0
+        Seconds (40 minutes: enough bins of every rare fine feature for an SAE to
+        estimate its pattern).
     n_coarse, n_fine : int, default=8, 24
         Planted coarse and fine features.
     bin_size : float, default=0.05

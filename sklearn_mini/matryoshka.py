@@ -65,6 +65,16 @@ class MatryoshkaSAE(_BaseSAE):
         step draws each inner level's size uniformly between just above the previous
         level's (drawn) size and its nominal size, so that no single cut point is
         privileged; inference and scoring use the nominal sizes.
+    reorder_latents : {'frequency', 'none'}, default='frequency'
+        ``'frequency'``: at the end of every epoch in the first half of ``fit``, the
+        latents are renumbered by how often they fired in the whole dictionary during
+        that epoch, most frequent first (the model's output is unchanged; only which
+        latents belong to each level changes). A frequent feature that a later level's
+        latent found moves into the first level in place of a rarer one, which plain
+        training cannot do: a first-level latent stuck on a rare feature gets no
+        gradient towards the frequent feature it misses. The second half trains the
+        final nesting. ``'none'``: latents keep their initial numbering.
+        ``partial_fit`` never reorders.
     sparsity, loss, tau, l1_coef, l1_penalty, tanh_A, tanh_B, l1_warmup, l0_coef, \
 bandwidth, eps, decoder_layers, seq_len, transform_algorithm, decoder_path, aux_coef, k_aux, \
 dead_window, decoder_bias_init, subtract_decoder_bias, output_relu, optimizer, momentum_decay, lr, lr_schedule, \
@@ -111,6 +121,7 @@ latent_frequency_, output_relu_, n_features_in_, feature_names_in_
         "levels": ["array-like"],
         "level_weights": ["array-like", None],
         "prefix_sampling": [StrOptions({"fixed", "random"})],
+        "reorder_latents": [StrOptions({"frequency", "none"})],
     }
 
     def __init__(
@@ -118,6 +129,7 @@ latent_frequency_, output_relu_, n_features_in_, feature_names_in_
         levels=((256, 8), (512, 16), (1024, 24)),
         level_weights=None,
         prefix_sampling="fixed",
+        reorder_latents="frequency",
         sparsity="batchtopk",
         loss="msle",
         tau=1.0,
@@ -157,6 +169,7 @@ latent_frequency_, output_relu_, n_features_in_, feature_names_in_
         self.levels = levels
         self.level_weights = level_weights
         self.prefix_sampling = prefix_sampling
+        self.reorder_latents = reorder_latents
         self.sparsity = sparsity
         self.loss = loss
         self.tau = tau

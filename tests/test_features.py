@@ -24,11 +24,11 @@ def default_simulation():
 def test_simulator_has_realistic_rates_and_sparse_bins(default_simulation):
     spikes, truth = default_simulation
     X = SpikeBinner(bin_size=0.05, normalize=None, min_rate=0).fit_transform(spikes)
-    assert X.shape == (24000, 100)
+    assert X.shape == (48000, 100)
     assert X.mean() / 0.05 == pytest.approx(10.0, rel=0.05)  # mean rate, Hz
     assert 0.75 <= np.mean(X == 0) <= 0.85  # about 0.8 of 50 ms unit-bins empty
     n = truth.directions.shape[0]
-    assert truth.directions.shape == (32, 100) and truth.activations.shape == (24000, n)
+    assert truth.directions.shape == (32, 100) and truth.activations.shape == (48000, n)
     np.testing.assert_allclose(np.linalg.norm(truth.directions, axis=1), 1.0)
     coarse_rate = (truth.activations[:, truth.is_coarse] > 0).mean()
     fine_rate = (truth.activations[:, ~truth.is_coarse] > 0).mean()
@@ -73,7 +73,7 @@ def test_feature_recovery_maps_truth_through_the_binner():
 
 def test_default_simulation_recovery_sae_matryoshka_and_pca(default_simulation):
     spikes, truth = default_simulation
-    train = spikes.restrict(0.0, 840.0)
+    train = spikes.restrict(0.0, 0.7 * spikes.t_stop)
 
     def fit(model):
         return make_pipeline(SpikeBinner(bin_size=0.05), model).fit(train)
@@ -84,11 +84,15 @@ def test_default_simulation_recovery_sae_matryoshka_and_pca(default_simulation):
     assert sae[-1].dead_fraction_ < 0.1
     rec_pca = feature_recovery(fit(PCA(n_components=40)), truth)
     assert rec_pca.fraction <= 0.1
-    mat = fit(MatryoshkaSAE(levels=((8, 1), (40, 1)), random_state=0))
-    rec_mat = feature_recovery(mat, truth)
-    # Level 0's 8 atoms find most coarse features (6 of 8 here); the issue asks for all.
-    assert rec_mat.level_fraction_coarse[0] >= 0.7
+    levels = ((8, 1), (40, 1))
+    rec_mat = feature_recovery(fit(MatryoshkaSAE(levels=levels, random_state=0)), truth)
+    # Level 0's 8 atoms find 7 of the 8 coarse features (the 8th is found by a later
+    # level's latent: that coarse feature's atom is a blend with a child's units).
+    assert rec_mat.level_fraction_coarse[0] >= 0.85, rec_mat.best_cosine[:8]
     assert rec_mat.level_fraction_fine[0] <= 0.2  # fine features wait for later levels
+    # Without renumbering by frequency, level 0 keeps latents stuck on rarer patterns.
+    plain = fit(MatryoshkaSAE(levels=levels, reorder_latents="none", random_state=0))
+    assert feature_recovery(plain, truth).level_fraction_coarse[0] <= 0.5
 
 
 def test_latent_selectivity_hand_values_and_top_latents():

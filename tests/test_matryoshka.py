@@ -9,7 +9,7 @@ import torch
 from sklearn_mini import MatryoshkaSAE, load
 from sklearn_mini._core import losses
 from sklearn_mini._core.model import SAEModule
-from sklearn_mini._core.sparsity import BatchTopK
+from sklearn_mini._core.sparsity import BatchTopK, Gated, JumpReLU
 from sklearn_mini._core.training import Level, TrainConfig, Trainer
 from sklearn_mini.datasets import make_hierarchical_counts, make_sparse_counts, match_atoms
 
@@ -157,3 +157,69 @@ def test_save_load_and_pickle_identical(fitted, data, tmp_path):
         assert again.level_slices_ == fitted.level_slices_
         assert again.get_params() == fitted.get_params()
         np.testing.assert_array_equal(again.thresholds_, fitted.thresholds_)
+
+
+def _trainer_with_moments(encoder="linear"):
+    gen = torch.Generator().manual_seed(0)
+    module = SAEModule(6, 10, subtract_decoder_bias=True, output_relu=True, generator=gen,
+                       dtype=torch.float64, n_levels=2, encoder=encoder)
+    levels = (Level(4, 1, 0.5), Level(10, 2, 0.5))
+    sparsifier = {"linear": BatchTopK(), "jumprelu": JumpReLU(1e-3, 0.05),
+                  "gated": Gated(1e-3)}[encoder]
+    cfg = TrainConfig(levels=levels, sparsifier=sparsifier, loss="msle", reorder=True)
+    trainer = Trainer(module, cfg, gen, torch.device("cpu"))
+    x = torch.rand(64, 6, generator=gen, dtype=torch.float64)
+    trainer.train_step(x, 1e-2)  # Adam moments exist
+    return trainer, x
+
+
+@pytest.mark.parametrize("encoder", ["linear", "jumprelu", "gated"])
+def test_reordering_renumbers_every_per_latent_tensor_and_keeps_the_function(encoder):
+    trainer, x = _trainer_with_moments(encoder)
+    module = trainer.module
+    before = {id(p): p.detach().clone() for p, _ in module.latent_parameters()}
+    moments = {id(p): {k: v.clone() for k, v in trainer.optimizer.state[p].items()
+                       if torch.is_tensor(v) and v.shape == p.shape}
+               for p, _ in module.latent_parameters()}
+    trainer.steps_since_fired = torch.arange(10)
+    with torch.no_grad():
+        loss = trainer._loss(x)[0]  # both levels' losses: the nested function
+    trainer._firing = torch.tensor([0, 5, 1, 9, 9, 2, 0, 7, 3, 4])
+    trainer._reorder_latents()
+    order = [3, 4, 7, 1, 9, 8, 5, 2, 0, 6]  # by count, ties in original order
+    assert trainer.steps_since_fired.tolist() == order
+    for param, dim in module.latent_parameters():
+        expected = before[id(param)].index_select(dim, torch.tensor(order))
+        torch.testing.assert_close(param.detach(), expected, rtol=0, atol=0)
+        for key, value in moments[id(param)].items():
+            torch.testing.assert_close(trainer.optimizer.state[param][key],
+                                       value.index_select(dim, torch.tensor(order)))
+    trainer._firing = None
+    with torch.no_grad():
+        after = trainer._loss(x)[0]
+    # Same whole-dictionary function; the first level now holds other latents.
+    assert not torch.equal(after, loss)
+    trainer.module.permute_latents(torch.argsort(torch.tensor(order)))
+    with torch.no_grad():
+        torch.testing.assert_close(trainer._loss(x)[0], loss, rtol=1e-12, atol=0)
+
+
+def test_reordering_sorts_by_firing_in_the_first_half_only(data):
+    seen = []
+    original = Trainer._reorder_latents
+
+    def spy(self):
+        seen.append(self._firing.clone())
+        original(self)
+
+    Trainer._reorder_latents = spy
+    try:
+        sae = MatryoshkaSAE(**{**SMALL, "n_epochs": 6}).fit(data)
+        MatryoshkaSAE(**{**SMALL, "n_epochs": 6}, reorder_latents="none").fit(data)
+        sae.partial_fit(data)
+    finally:
+        Trainer._reorder_latents = original
+    assert len(seen) == 3  # epochs 1-3 of 6, not with 'none', not in partial_fit
+    for counts in seen:  # k=4 of the last level per sample, counted over one epoch
+        assert int(counts.sum()) == 4 * data.shape[0] and counts.numel() == 32
+

@@ -306,6 +306,24 @@ class SAEModule(nn.Module):
         """Rescale every decoder atom to unit L2 norm."""
         self.W_dec.div_(self.W_dec.norm(dim=1, keepdim=True).clamp_min(1e-12))
 
+    def latent_parameters(self):
+        """``(parameter, latent dimension)`` of every tensor indexed by latent."""
+        pairs = [(self.W_enc, 1), (self.b_enc, 0), (self.W_dec, 0)]
+        for name in ("theta", "r_mag", "b_mag"):
+            if hasattr(self, name):
+                pairs.append((getattr(self, name), 0))
+        return pairs
+
+    @torch.no_grad()
+    def permute_latents(self, order):
+        """Renumber the latents: new latent ``i`` is old latent ``order[i]``.
+
+        Every per-latent tensor moves together, so the function of the whole dictionary
+        is unchanged; only which latents form each nested prefix changes.
+        """
+        for param, dim in self.latent_parameters():
+            param.copy_(param.index_select(dim, order))
+
     @torch.no_grad()
     def clamp_thresholds(self):
         """Keep JumpReLU thresholds non-negative, so that codes stay non-negative."""

@@ -32,6 +32,12 @@ LOG_INTERVAL = 25
 DIVERGENCE_FACTOR = 20.0
 LR_BACKOFF = 0.1
 MAX_RETRIES = 4
+# Nested levels: at the end of each epoch in the first REORDER_FRACTION of a fit, the
+# latents are renumbered by how often they fired in the whole dictionary during that
+# epoch, most frequent first. A latent that found a frequent feature late, outside the
+# first level, moves into it, and a rare one leaves; the whole dictionary's function is
+# unchanged. The second half of the fit trains the final nesting undisturbed.
+REORDER_FRACTION = 0.5
 
 
 class DivergenceWarning(UserWarning):
@@ -76,6 +82,7 @@ class TrainConfig:
     momentum_decay: float = 4e-3  # NAdam only
     l1_warmup: float = 0.0  # fraction of a fit's steps over which the sparsity coef ramps
     sparse_decoder: bool = False  # gather-sum decode of the selected codes (TopK family)
+    reorder: bool = False  # nested levels: sort latents by firing frequency (REORDER_FRACTION)
 
 
 @dataclass
@@ -103,6 +110,7 @@ class Position:
     curve: list = field(default_factory=list)  # mean loss of every completed epoch
     epoch_rng_state: torch.Tensor | None = None  # generator before this epoch's permutation
     rng_state: torch.Tensor | None = None  # generator at the stop (mid-epoch only)
+    firing: torch.Tensor | None = None  # this epoch's last-level firing counts (mid-epoch only)
 
 
 def build_optimizer(name, params, lr, momentum_decay=4e-3):
@@ -168,6 +176,7 @@ class Trainer:
         else:
             self.steps_since_fired = state.steps_since_fired.to(device)
         self.step = state.step
+        self._firing = None  # firing counts of the current epoch, while reordering
         self._has_dead = (bool((self.steps_since_fired >= config.dead_window).any())
                           if state.has_dead is None else state.has_dead)
 
@@ -214,6 +223,8 @@ class Trainer:
             x_hat = module.decode(codes)
             fired[: level.d] |= (codes > 0).any(0)
             total = total + level.weight * self.reconstruction_loss(x_hat, x)
+        if self._firing is not None:
+            self._firing += (codes > 0).sum(0)
         # The last level is the whole dictionary: penalties and aux see every latent.
         penalty = sparsifier.penalty(SparsityInputs(
             x, pre, codes, module, self.reconstruction_loss, self.sparsity_scale))
@@ -256,6 +267,9 @@ class Trainer:
         # Mark fired latents without a host synchronisation.
         hits = torch.zeros(module.d_sae, device=x.device, dtype=values.dtype)
         hits.index_add_(0, joined.cols[:n_main], (values[:n_main] > 0).to(values.dtype))
+        if self._firing is not None:
+            last = selections[len(levels) - 1]
+            self._firing.index_add_(0, last.cols, (parts[len(levels) - 1] > 0).long())
         if aux:
             residual_hat = module.decode_sparse(parts[-1] * is_dead, aux_selection.cols,
                                                 aux_selection.offsets, with_bias=False)
@@ -368,7 +382,7 @@ class Trainer:
         self.sparsity_scale = 1.0 if warmup_steps <= 0 else min(1.0, (done + 1) / warmup_steps)
 
     def run(self, X, n_epochs, schedule=None, sparsity_warmup=True, position=None,
-            stop=None, on_epoch_end=None):
+            stop=None, on_epoch_end=None, reorder=True):
         """Train until ``n_epochs`` epochs over ``X`` are complete.
 
         ``X`` is a device tensor or a :mod:`.data` rows object. ``schedule`` names the
@@ -377,7 +391,9 @@ class Trainer:
         coefficient ramps up linearly over the first ``l1_warmup`` fraction of those
         steps. ``position`` (a :class:`Position`, updated in place) continues a fit
         where it stopped; ``stop`` is checked after every step (a truthy value ends the
-        run there); ``on_epoch_end(position)`` runs after each epoch. Returns the
+        run there); ``on_epoch_end(position)`` runs after each epoch. With ``reorder``
+        and the config's ``reorder``, latents are sorted by firing frequency at the end
+        of each epoch in the first ``REORDER_FRACTION`` of the fit. Returns the
         position: its ``curve`` holds the mean loss of every completed epoch.
         """
         data = as_rows(X)
@@ -389,6 +405,8 @@ class Trainer:
         lr_at = SCHEDULES[schedule or cfg.lr_schedule]
         pos = position if position is not None else Position(first_step=self.step)
         warmup_steps = cfg.l1_warmup * total_steps if sparsity_warmup else 0
+        reorder_epochs = (int(REORDER_FRACTION * n_epochs)
+                          if reorder and cfg.reorder and len(cfg.levels) > 1 else 0)
         self._snapshot()
         bar = tqdm(total=total_steps, initial=pos.epoch * steps_per_epoch + pos.batch,
                    desc="SAE fit", unit="step", disable=cfg.verbose < 1)
@@ -397,6 +415,7 @@ class Trainer:
                 order = self._epoch_order(pos, n, data)
                 running = torch.tensor(pos.running, dtype=torch.float64, device=self.device)
                 counted = torch.tensor(pos.counted, dtype=torch.long, device=self.device)
+                self._start_firing_count(pos, pos.epoch < reorder_epochs)
                 for i in range(pos.batch, steps_per_epoch):
                     start = i * batch_size
                     batch = data.take(order[start:start + batch_size])
@@ -414,22 +433,49 @@ class Trainer:
                     if stop and i + 1 < steps_per_epoch:
                         pos.batch, pos.running, pos.counted = i + 1, float(running), int(counted)
                         pos.rng_state = self.generator.get_state()
+                        pos.firing = None if self._firing is None else self._firing.cpu()
                         return pos
                 if self._interval_steps:  # short epochs: check at least once an epoch
                     self._check_divergence()
                 pos.curve.append(float(running) / max(1, int(counted)))
+                if self._firing is not None:
+                    self._reorder_latents()
                 pos.epoch, pos.batch, pos.running, pos.counted = pos.epoch + 1, 0, 0.0, 0
-                pos.epoch_rng_state = pos.rng_state = None
+                pos.epoch_rng_state = pos.rng_state = pos.firing = None
                 if on_epoch_end is not None:
                     on_epoch_end(pos)
                 if stop:
                     return pos
         finally:
+            self._firing = None
             bar.close()
             # Gradients are rebuilt every step: free them now rather than hold two
             # parameter-sized buffers through the post-fit passes.
             self.optimizer.zero_grad(set_to_none=True)
         return pos
+
+    def _start_firing_count(self, pos, active):
+        """Count this epoch's firing (continuing a mid-epoch stop's counts) if ``active``."""
+        self._firing = None
+        if active:
+            self._firing = (pos.firing.to(self.device) if pos.firing is not None
+                            else torch.zeros(self.module.d_sae, dtype=torch.long,
+                                             device=self.device))
+
+    def _reorder_latents(self):
+        """Renumber latents by this epoch's firing count, most frequent first (stable)."""
+        order = torch.argsort(self._firing, descending=True, stable=True)
+        self.module.permute_latents(order)
+        params = {id(p): dim for p, dim in self.module.latent_parameters()}
+        for param, moments in self.optimizer.state.items():
+            dim = params.get(id(param))
+            if dim is None:
+                continue
+            for value in moments.values():
+                if torch.is_tensor(value) and value.shape == param.shape:
+                    value.copy_(value.index_select(dim, order))
+        self.steps_since_fired = self.steps_since_fired[order]
+        self._snapshot()  # a roll-back must not undo the renumbering
 
     def _epoch_order(self, pos, n, data):
         """This epoch's row order, drawn from the generator at the epoch's start.
