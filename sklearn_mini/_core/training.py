@@ -221,10 +221,11 @@ class Trainer:
         for level in self._step_levels():
             codes = sparsifier.train_codes(pre[:, : level.d], level.k, module)
             x_hat = module.decode(codes)
-            fired[: level.d] |= (codes > 0).any(0)
+            active = codes > 0
+            fired[: level.d] |= active.any(0)
             total = total + level.weight * self.reconstruction_loss(x_hat, x)
-        if self._firing is not None:
-            self._firing += (codes > 0).sum(0)
+        if self._firing is not None:  # the last level's mask: the whole dictionary
+            self._firing += active.sum(0)
         # The last level is the whole dictionary: penalties and aux see every latent.
         penalty = sparsifier.penalty(SparsityInputs(
             x, pre, codes, module, self.reconstruction_loss, self.sparsity_scale))
