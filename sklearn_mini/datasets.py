@@ -210,16 +210,16 @@ def make_hierarchical_counts(n_samples=5000, n_features=64, n_coarse=8, fine_per
 
 
 def make_spiking_features(n_units=100, duration=2400.0, n_coarse=8, n_fine=24, *,
-                          bin_size=0.05, mean_rate=10.0, baseline_rate=0.5, p_coarse=0.1,
-                          p_fine=0.05, hierarchy="units", feature_density=0.2, spiking="poisson",
+                          bin_size=0.05, mean_rate=10.0, baseline_rate=0.5, p_coarse=0.12,
+                          p_fine=0.04, hierarchy="units", feature_density=0.2, spiking="poisson",
                           refractory_period=0.002, random_state=None):
     """Spike times of a population driven by planted sparse features with a hierarchy.
 
     Time is divided into bins of ``bin_size``. Each of the ``n_coarse`` coarse features is
     active in a bin with probability ``p_coarse``; each of the ``n_fine`` fine features
-    has a coarse parent (fine feature ``j`` belongs to coarse ``j % n_coarse``) and is
-    active with probability ``p_fine`` only while its parent is (fine features are rare
-    and tied to coarse ones). Active amplitudes are uniform on [0.5, 1.5]. Every feature
+    has a coarse parent (fine feature ``j`` belongs to coarse ``j % n_coarse``), is tied
+    to it as ``hierarchy`` says, and is active with the smaller probability ``p_fine``
+    (fine features are rare). Active amplitudes are uniform on [0.5, 1.5]. Every feature
     is a non-negative, unit-norm pattern over about ``feature_density`` of the units.
 
     A unit's rate in a bin is ``baseline_rate + gain * (activations @ directions)``, with
@@ -240,10 +240,15 @@ def make_spiking_features(n_units=100, duration=2400.0, n_coarse=8, n_fine=24, *
         Time resolution of the features (s).
     mean_rate, baseline_rate : float, default=10.0, 0.5
         Population mean rate and every unit's rate without any active feature (Hz).
-    p_coarse, p_fine : float, default=0.1, 0.05
+    p_coarse, p_fine : float, default=0.12, 0.04
         Activation probability per bin of a coarse and of a fine feature (with
         ``hierarchy='activity'``, ``p_fine / p_coarse`` is the fine feature's probability
-        in a bin where its parent is active).
+        in a bin where its parent is active). At the defaults a coarse feature's three
+        children together are active no more often than it is, so the best single atom
+        for a whole family (what a first Matryoshka level with top-k 1 learns) stays
+        close to the coarse pattern; with children together more active than their parent
+        (e.g. 0.1 and 0.05) that atom is a blend, for some draws at cosine 0.80-0.87
+        with the coarse pattern.
     hierarchy : {'units', 'activity'}, default='units'
         How fine features are tied to their coarse parent. ``'units'``: a fine feature is
         a sub-assembly, half of its parent's units (plus a few of its own), active

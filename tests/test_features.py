@@ -32,7 +32,11 @@ def test_simulator_has_realistic_rates_and_sparse_bins(default_simulation):
     np.testing.assert_allclose(np.linalg.norm(truth.directions, axis=1), 1.0)
     coarse_rate = (truth.activations[:, truth.is_coarse] > 0).mean()
     fine_rate = (truth.activations[:, ~truth.is_coarse] > 0).mean()
-    assert coarse_rate > 1.5 * fine_rate  # coarse often, fine rarely
+    assert coarse_rate > 2.5 * fine_rate  # coarse often, fine rarely
+    # A coarse feature's children together are active no more often than it is.
+    on = truth.activations > 0
+    for c in np.flatnonzero(truth.is_coarse):
+        assert on[:, truth.parent == c].mean(0).sum() <= 1.1 * on[:, c].mean()
     # 'units' hierarchy: a fine feature's units are mostly its parent's
     for j in np.flatnonzero(~truth.is_coarse):
         own = truth.directions[j] > 0
@@ -86,13 +90,13 @@ def test_default_simulation_recovery_sae_matryoshka_and_pca(default_simulation):
     assert rec_pca.fraction <= 0.1
     levels = ((8, 1), (40, 1))
     rec_mat = feature_recovery(fit(MatryoshkaSAE(levels=levels, random_state=0)), truth)
-    # Level 0's 8 atoms find 7 of the 8 coarse features (the 8th is found by a later
-    # level's latent: that coarse feature's atom is a blend with a child's units).
-    assert rec_mat.level_fraction_coarse[0] >= 0.85, rec_mat.best_cosine[:8]
-    assert rec_mat.level_fraction_fine[0] <= 0.2  # fine features wait for later levels
-    # Without renumbering by frequency, level 0 keeps latents stuck on rarer patterns.
+    # Level 0's 8 atoms are the 8 coarse features; fine features wait for later levels.
+    assert rec_mat.level_fraction_coarse[0] == 1.0, rec_mat.best_cosine[:8]
+    assert rec_mat.level_fraction_fine[0] <= 0.1
+    # Without renumbering by frequency a level-0 latent stays on a rarer pattern (here
+    # 7 of 8; seeds 0-9 of simulation and model: 8 of 8 in 1 seed, vs 9 with it).
     plain = fit(MatryoshkaSAE(levels=levels, reorder_latents="none", random_state=0))
-    assert feature_recovery(plain, truth).level_fraction_coarse[0] <= 0.5
+    assert feature_recovery(plain, truth).level_fraction_coarse[0] < 1.0
 
 
 def test_latent_selectivity_hand_values_and_top_latents():
