@@ -4,8 +4,11 @@
 """
 
 import argparse
+import inspect
 import sys
 import time
+
+from .datasets import make_spiking_features
 
 
 def _run(args, spikes, truth):
@@ -34,8 +37,6 @@ def _run(args, spikes, truth):
 
 
 def _demo(args):
-    from .datasets import make_spiking_features
-
     print(f"Simulating {args.n_units} units for {args.duration:.0f} s driven by planted "
           "coarse and fine features ...")
     spikes, truth = make_spiking_features(n_units=args.n_units, duration=args.duration,
@@ -72,8 +73,10 @@ def build_parser():
                                      description="Sparse autoencoders for spike data.")
     sub = parser.add_subparsers(dest="command")
     demo = sub.add_parser("demo", help="simulate spikes with planted features and run the job")
-    demo.add_argument("--n-units", type=int, default=100)
-    demo.add_argument("--duration", type=float, default=2400.0)
+    simulator = inspect.signature(make_spiking_features).parameters  # one set of defaults
+    demo.add_argument("--n-units", type=int, default=simulator["n_units"].default)
+    demo.add_argument("--duration", type=float, default=simulator["duration"].default,
+                      help="seconds of simulated recording")
     _common(demo, "sklearn_mini_report")
     demo.set_defaults(func=_demo)
     run = sub.add_parser("run", help="run the job on a recording (NWB, Kilosort folder, "

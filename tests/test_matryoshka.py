@@ -204,7 +204,7 @@ def test_reordering_renumbers_every_per_latent_tensor_and_keeps_the_function(enc
         torch.testing.assert_close(trainer._loss(x)[0], loss, rtol=1e-12, atol=0)
 
 
-def test_reordering_sorts_by_firing_in_the_first_half_only(data):
+def test_reordering_sorts_by_firing_in_the_first_half_only(data, monkeypatch):
     seen = []
     original = Trainer._reorder_latents
 
@@ -212,13 +212,10 @@ def test_reordering_sorts_by_firing_in_the_first_half_only(data):
         seen.append(self._firing.clone())
         original(self)
 
-    Trainer._reorder_latents = spy
-    try:
-        sae = MatryoshkaSAE(**{**SMALL, "n_epochs": 6}).fit(data)
-        MatryoshkaSAE(**{**SMALL, "n_epochs": 6}, reorder_latents="none").fit(data)
-        sae.partial_fit(data)
-    finally:
-        Trainer._reorder_latents = original
+    monkeypatch.setattr(Trainer, "_reorder_latents", spy)
+    sae = MatryoshkaSAE(**{**SMALL, "n_epochs": 6}).fit(data)
+    MatryoshkaSAE(**{**SMALL, "n_epochs": 6}, reorder_latents="none").fit(data)
+    sae.partial_fit(data)
     assert len(seen) == 3  # epochs 1-3 of 6, not with 'none', not in partial_fit
     for counts in seen:  # k=4 of the last level per sample, counted over one epoch
         assert int(counts.sum()) == 4 * data.shape[0] and counts.numel() == 32
