@@ -20,6 +20,7 @@ EV is the explained variance of each model's reconstructions of the training dat
 
 import argparse
 import json
+import math
 import pathlib
 import platform
 import resource
@@ -82,8 +83,11 @@ def fit_one(path, n_samples, n_features, d_sae, topk, n_epochs, device, batch_si
         fit_reference(X_t[: 4 * batch_size], d_sae, topk, 1, batch_size)  # warm-up
         fit = lambda: fit_reference(X_t, d_sae, topk, n_epochs, batch_size)  # noqa: E731
     else:
+        # The reference's model (wave 1's defaults), so that only the code differs.
         params = dict(d_sae=d_sae, topk=topk, batch_size=batch_size, device=device,
-                      random_state=0, decoder_path=path)
+                      random_state=0, decoder_path=path, sparsity="batchtopk",
+                      positive_dict=False, output_relu=True, decoder_bias_init="mean",
+                      dead_window=math.ceil(math.ceil(n_samples / batch_size) / 2))
         SpikeSAE(n_epochs=1, **params).fit(X[: 4 * batch_size])  # warm-up
         fit = lambda: SpikeSAE(n_epochs=n_epochs, **params).fit(X)  # noqa: E731
     if cuda:
@@ -176,7 +180,7 @@ def main():
                 from sklearn_mini import SpikeSAE
                 from sklearn_mini._core.training import Level
 
-                sae = SpikeSAE(d_sae=d_sae, topk=topk)
+                sae = SpikeSAE(d_sae=d_sae, topk=topk, sparsity="batchtopk")
                 sparse = sae._use_sparse_decoder(d_sae, (Level(d_sae, topk),))
                 chosen = "sparse" if sparse else "dense"
                 r = results.get(chosen) or run_child(chosen, n_features, d_sae, topk, args)

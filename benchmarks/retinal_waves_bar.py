@@ -3,13 +3,15 @@
 Setup (as the authors' code was measured): Stafford et al. (2009) retinal waves from Eglen
 et al. (2014), 50 ms bins, units firing at >= 0.5 Hz, the first 70% of time for
 training and the rest held out, counts divided by the training maximum;
-MatryoshkaSAE levels 256:8 / 512:16 / 1024:24, 20 epochs, MSLE. The research code on a
-2-core CPU: about 130 s to fit (bf16; 150 s fp32), held-out explained variance 0.955,
-72% of latents dead. Prints fit seconds, held-out EV (pooled, per-unit means of the
-held-out bins), the mean held-out R^2 per unit, L0, and dead fractions (training data
-and held-out time).
+MatryoshkaSAE levels 256:8 / 512:16 / 1024:24, weights 1 / 1.25 / 1.5, 20 epochs, MSLE,
+every other parameter at its default. The research code (BatchTopK) on a 2-core CPU:
+about 130 s to fit (bf16; 150 s fp32), held-out explained variance 0.955, 72% of latents
+dead. Prints fit seconds, held-out EV (pooled, per-unit means of the held-out bins), the
+mean held-out R^2 per unit, L0, dead fractions (training data, held-out time, and per
+level) and the effective units per used atom (near 1: single-unit atoms).
 
 Run: python benchmarks/retinal_waves_bar.py [--data ../shared/data] [--epochs 20]
+     python benchmarks/retinal_waves_bar.py --sparsity batchtopk   # the research code's
 """
 
 import argparse
@@ -21,6 +23,8 @@ import numpy as np
 from sklearn_mini import MatryoshkaSAE, SpikeBinner
 from sklearn_mini.io import load_retinal_waves
 from sklearn_mini.metrics import dead_fraction, explained_variance, r2_per_unit
+
+from bench_recordings import used_atom_size
 
 FILE = "retinal_waves_eglen2014/Stafford2009_WT_37C_Dorsal_2008-06-27-0.h5"
 
@@ -41,6 +45,7 @@ def main():
     parser.add_argument("--data", default=str(here.parent / "shared" / "data"))
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--sparsity", default="topk", choices=["topk", "batchtopk"])
     args = parser.parse_args()
     path = pathlib.Path(args.data) / FILE
     if not path.exists():
@@ -48,8 +53,9 @@ def main():
         return
     train, test = held_out_split(path)
     print(f"train {train.shape}, held-out {test.shape}")
-    sae = MatryoshkaSAE(levels=((256, 8), (512, 16), (1024, 24)), n_epochs=args.epochs,
-                        loss="msle", random_state=args.seed)
+    sae = MatryoshkaSAE(levels=((256, 8), (512, 16), (1024, 24)), level_weights=(1, 1.25, 1.5),
+                        n_epochs=args.epochs, loss="msle", sparsity=args.sparsity,
+                        random_state=args.seed)
     start = time.perf_counter()
     sae.fit(train)
     seconds = time.perf_counter() - start
@@ -58,7 +64,10 @@ def main():
     print(f"fit {seconds:.1f} s | held-out EV {explained_variance(test, X_hat):.3f} | "
           f"mean R2 per unit {np.mean(r2_per_unit(test, X_hat)):.3f} | held-out L0 "
           f"{np.mean((Z > 0).sum(1)):.1f} | dead (training) {sae.dead_fraction_:.1%} | "
-          f"dead (held-out) {dead_fraction(Z):.1%} | training path "
+          f"dead (held-out) {dead_fraction(Z):.1%} | dead per level "
+          f"{', '.join(f'{v:.1%}' for v in sae.level_dead_fractions_)} | units per atom "
+          f"{used_atom_size(sae):.1f} | level EV "
+          f"{', '.join(f'{v:.3f}' for v in sae.score_levels(test))} | training path "
           f"{'sparse' if sae._use_sparse_decoder(1024, sae._levels) else 'dense'}")
 
 

@@ -45,10 +45,10 @@ from ._core.training import (
     iter_batches,
 )
 from ._checkpoints import Checkpoints
-from ._core.data import default_limit_bytes, minimum, training_rows
+from ._core.data import active_units_per_bin, default_limit_bytes, minimum, training_rows
 from ._core.interrupt import stop_signals
 from ._sequence import lag_block, windows
-from .exceptions import FitInterruptedWarning
+from .exceptions import DeadLatentWarning, FitInterruptedWarning
 from .metrics import explained_variance
 
 # Rows per block for inference, at most; blocks also hold at most INFERENCE_ELEMENTS
@@ -72,7 +72,7 @@ def inference_rows(d_sae, device):
 NON_NEGATIVE_LOSSES = ("msle", "msle_asym", "poisson")
 # n_epochs='auto': at least this many epochs and at least this many optimiser steps.
 AUTO_MIN_EPOCHS = 20
-AUTO_MIN_STEPS = 1000
+AUTO_MIN_STEPS = 4000
 AUTO_MAX_EPOCHS = 1000
 # decoder_path='auto' uses the gather-sum decoder for dictionaries of at least
 # SPARSE_DECODER_MIN_D latents and SPARSE_DECODER_MIN_RATIO times the largest top-k. On a
@@ -80,6 +80,8 @@ AUTO_MAX_EPOCHS = 1000
 # (k = 4-8) and sparse won from d_sae = 2048 (k = 8) on.
 SPARSE_DECODER_MIN_D = 512
 SPARSE_DECODER_MIN_RATIO = 32
+# fit warns (DeadLatentWarning) when more than this fraction of the latents is dead.
+DEAD_WARNING_FRACTION = 0.25
 # Initial JumpReLU threshold: 0 lets every positive pre-activation through at first,
 # like a ReLU; the L0 penalty then raises each latent's threshold.
 JUMPRELU_THETA_INIT = 0.0
@@ -106,6 +108,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         "l0_coef": [Interval(Real, 0, None, closed="left")],
         "bandwidth": [Interval(Real, 0, None, closed="neither")],
         "decoder_layers": ["array-like"],
+        "positive_dict": ["boolean"],
         "momentum_decay": [Interval(Real, 0, None, closed="left")],
         "seq_len": [Interval(Integral, 1, None, closed="left")],
         "transform_algorithm": [StrOptions({"encoder", "omp"})],
@@ -131,8 +134,12 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
     }
 
     # ------------------------------------------------------------ subclass hooks
-    def _make_levels(self, n_samples, n_features):
-        """Tuple of :class:`~sklearn_mini._core.training.Level`, smallest first."""
+    def _make_levels(self, n_samples, n_features, active_units=None):
+        """Tuple of :class:`~sklearn_mini._core.training.Level`, smallest first.
+
+        ``active_units`` (mean active units per non-empty training bin) is for rules
+        that follow the data's sparsity, e.g. ``topk='auto'``.
+        """
         raise NotImplementedError
 
     def _set_level_attributes(self):
@@ -195,13 +202,17 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             "output": output,
             "encoder": self._make_sparsifier().encoder,
             "decoder_layers": self._decoder_layers(),
+            # A nonlinear decoder has no atoms to keep non-negative.
+            "positive_dict": self.positive_dict and not self._decoder_layers(),
         }
 
     def _to_tensor(self, X, device):
         return torch.tensor(np.asarray(X), dtype=resolve_dtype(self.dtype), device=device)
 
-    def _levels_or_raise(self, n_samples, n_features):
-        levels = self._make_levels(n_samples, n_features)
+    def _levels_or_raise(self, X):
+        n_samples, n_features = X.shape
+        active = active_units_per_bin(X) if getattr(self, "topk", None) == "auto" else None
+        levels = self._make_levels(n_samples, n_features, active)
         if self.sparsity != "relu":
             for level in levels:
                 if level.k > level.d:
@@ -226,7 +237,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             sparse_decoder=self._use_sparse_decoder(d_sae, levels),
             aux_coef=self.aux_coef,
             k_aux=min(d_sae, self.k_aux or max(1, n_features // 2)),
-            dead_window=self.dead_window or max(1, math.ceil(steps_per_epoch / 2)),
+            dead_window=self.dead_window or steps_per_epoch,
             optimizer=self.optimizer,
             lr=self.lr,
             lr_schedule=self.lr_schedule,
@@ -280,7 +291,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             raise ValueError(f"X has {n_rows} sample(s) but no segment with seq_len="
                              f"{self.seq_len} consecutive bins to train on.")
         n_samples, n_features = X.shape
-        levels = self._levels_or_raise(n_samples, n_features)
+        levels = self._levels_or_raise(X)
         config, steps_per_epoch = self._train_config(levels, n_samples, n_features)
         data = self._training_rows(X, device)
         n_epochs = n_epochs or self._n_epochs(steps_per_epoch)
@@ -297,7 +308,8 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             generator = torch.Generator()
             generator.set_state(self._train_state.extra["rng_state"])
             module, state = self._module, self._train_state
-            position = Position(first_step=state.step, curve=list(self.loss_curve_))
+            position = Position(first_step=state.step, curve=list(self.loss_curve_),
+                                dead_curve=list(self.dead_fraction_curve_))
             n_epochs += self.n_iter_
             position.epoch = self.n_iter_
         trainer = Trainer(module, config, generator, device, state)
@@ -317,12 +329,30 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         self._train_state = trainer.state()
         self._train_state.extra["rng_state"] = generator.get_state()
         self.loss_curve_ = position.curve
+        self.dead_fraction_curve_ = position.dead_curve
         self.n_iter_ = position.epoch
         self.n_steps_ = trainer.step
         self.n_epochs_resumed_ = resumed
         if stop:
             self._warn_interrupted(stop.signal_name, position, n_epochs, checkpoints)
+        elif reset:
+            self._warn_dead()
         return self
+
+    def _warn_dead(self):
+        if self.dead_fraction_ <= DEAD_WARNING_FRACTION:
+            return
+        advice = ["a smaller d_sae (sklearn_mini.model_selection.DSAESearch)"]
+        if not self.positive_dict:
+            advice.append("positive_dict=True")
+        advice.append("more epochs")
+        warnings.warn(
+            f"{self.dead_fraction_:.0%} of the {self.d_sae_} latents of {type(self).__name__} "
+            "never fire on the training data: the dictionary is larger than these data "
+            f"support or has not converged. Try {', '.join(advice)}; dead_fraction_curve_ "
+            "shows when during training they died.",
+            DeadLatentWarning, stacklevel=3,
+        )
 
     def _warn_interrupted(self, signal_name, position, n_epochs, checkpoints):
         where = (f" A checkpoint is in {self.checkpoint_dir}: fit again with the same "
@@ -683,6 +713,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             "n_iter_": self.n_iter_,
             "n_steps_": self.n_steps_,
             "loss_curve_": self.loss_curve_,
+            "dead_fraction_curve_": self.dead_fraction_curve_,
             "dead_fraction_": self.dead_fraction_,
             "mean_l0_": self.mean_l0_,
             "level_stats": self._level_stats,
@@ -723,6 +754,9 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                   for k, v in config["params"].items()}
         if device is not None:
             params["device"] = device
+        # A file written before positive_dict existed holds an unconstrained dictionary.
+        params.setdefault("positive_dict", bool(config["fitted"]["module"].get("positive_dict",
+                                                                               False)))
         est = cls(**params)
         fitted = config["fitted"]
         mcfg = dict(fitted["module"])
@@ -743,6 +777,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         for name in ("n_features_in_", "d_sae_", "n_iter_", "n_steps_", "loss_curve_",
                      "dead_fraction_", "mean_l0_"):
             setattr(est, name, fitted[name])
+        est.dead_fraction_curve_ = fitted.get("dead_fraction_curve_", [])
         est._level_stats = fitted["level_stats"]
         est._set_level_attributes()
         if "feature_names_in_" in fitted:

@@ -56,6 +56,7 @@ class Checkpoints:
             tensors["rng.now"] = position.rng_state
             if position.firing is not None:  # latent reordering's counts so far
                 tensors["firing"] = position.firing
+            tensors["fired"] = position.fired
         else:
             tensors["rng.epoch"] = trainer.generator.get_state()
         meta = {
@@ -63,7 +64,8 @@ class Checkpoints:
             "n_epochs": self.n_epochs, "complete": position.epoch >= self.n_epochs,
             "position": {"epoch": position.epoch, "batch": position.batch,
                          "running": position.running, "counted": position.counted,
-                         "first_step": position.first_step, "curve": position.curve},
+                         "first_step": position.first_step, "curve": position.curve,
+                         "dead_curve": position.dead_curve},
             "trainer": {"step": trainer.step, "lr_scale": trainer.lr_scale,
                         "reference_loss": trainer.reference_loss,
                         "has_dead": trainer._has_dead},
@@ -87,9 +89,10 @@ class Checkpoints:
         position = Position(epoch=saved["epoch"], batch=saved["batch"],
                             running=saved["running"], counted=saved["counted"],
                             first_step=saved["first_step"], curve=list(saved["curve"]),
+                            dead_curve=list(saved["dead_curve"]),
                             epoch_rng_state=tensors["rng.epoch"],
                             rng_state=tensors.get("rng.now"),
-                            firing=tensors.get("firing"))
+                            firing=tensors.get("firing"), fired=tensors.get("fired"))
         generator.set_state(tensors.get("rng.now", tensors["rng.epoch"]))
         trainer = meta["trainer"]
         state = TrainState(

@@ -62,7 +62,7 @@ def _common(parser, out):
     parser.add_argument("--level0", type=int, default=8,
                         help="latents of the MatryoshkaSAE's first level")
     parser.add_argument("--epochs", type=lambda v: v if v == "auto" else int(v), default="auto",
-                        help="SAE training epochs ('auto': at least 20 and 1000 steps)")
+                        help="SAE training epochs ('auto': at least 20 and 4000 steps)")
     parser.add_argument("--cebra-iterations", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=1)

@@ -12,4 +12,14 @@ class FitInterruptedWarning(UserWarning):
     """
 
 
-__all__ = ["DivergenceError", "DivergenceWarning", "FitInterruptedWarning"]
+class DeadLatentWarning(UserWarning):
+    """A fit ended with more than a quarter of its latents dead.
+
+    A dead latent never fires on the training data at inference: its atom is not a
+    feature of the data. See ``dead_fraction_`` (and ``level_dead_fractions_``) for how
+    many, and ``dead_fraction_curve_`` for when during training they died.
+    """
+
+
+__all__ = ["DeadLatentWarning", "DivergenceError", "DivergenceWarning",
+           "FitInterruptedWarning"]

@@ -76,7 +76,7 @@ class MatryoshkaSAE(_BaseSAE):
         final nesting. ``'none'``: latents keep their initial numbering.
         ``partial_fit`` never reorders.
     sparsity, loss, tau, l1_coef, l1_penalty, tanh_A, tanh_B, l1_warmup, l0_coef, \
-bandwidth, eps, decoder_layers, seq_len, transform_algorithm, decoder_path, aux_coef, k_aux, \
+bandwidth, eps, decoder_layers, positive_dict, seq_len, transform_algorithm, decoder_path, aux_coef, k_aux, \
 dead_window, decoder_bias_init, subtract_decoder_bias, output_relu, optimizer, momentum_decay, lr, lr_schedule, \
 batch_size, n_epochs, device, dtype, random_state, verbose, checkpoint_dir, checkpoint_every, \
 data_memory_limit
@@ -101,8 +101,8 @@ data_memory_limit
         Fraction of each level's block that never fires at that level's inference.
     dead_fraction_ : float
         Fraction of all latents that fire at no level's inference.
-    d_sae_, topk_, loss_curve_, n_iter_, n_steps_, n_epochs_resumed_, mean_l0_, \
-latent_frequency_, output_relu_, n_features_in_, feature_names_in_
+    d_sae_, topk_, loss_curve_, dead_fraction_curve_, n_iter_, n_steps_, n_epochs_resumed_, \
+mean_l0_, latent_frequency_, output_relu_, n_features_in_, feature_names_in_
         As for :class:`~sklearn_mini.SpikeSAE` (``topk_``, ``mean_l0_`` and
         ``latent_frequency_`` at the largest level).
 
@@ -130,7 +130,7 @@ latent_frequency_, output_relu_, n_features_in_, feature_names_in_
         level_weights=None,
         prefix_sampling="fixed",
         reorder_latents="frequency",
-        sparsity="batchtopk",
+        sparsity="topk",
         loss="msle",
         tau=1.0,
         *,
@@ -143,15 +143,16 @@ latent_frequency_, output_relu_, n_features_in_, feature_names_in_
         bandwidth=0.05,
         eps=1e-8,
         decoder_layers=(),
+        positive_dict=True,
         seq_len=1,
         transform_algorithm="encoder",
         decoder_path="auto",
         aux_coef=1 / 32,
         k_aux=None,
         dead_window=None,
-        decoder_bias_init="mean",
+        decoder_bias_init="zeros",
         subtract_decoder_bias=True,
-        output_relu="auto",
+        output_relu=False,
         optimizer="adam",
         momentum_decay=4e-3,
         lr=5e-3,
@@ -182,6 +183,7 @@ latent_frequency_, output_relu_, n_features_in_, feature_names_in_
         self.bandwidth = bandwidth
         self.eps = eps
         self.decoder_layers = decoder_layers
+        self.positive_dict = positive_dict
         self.seq_len = seq_len
         self.transform_algorithm = transform_algorithm
         self.decoder_path = decoder_path
@@ -205,7 +207,7 @@ latent_frequency_, output_relu_, n_features_in_, feature_names_in_
         self.checkpoint_every = checkpoint_every
         self.data_memory_limit = data_memory_limit
 
-    def _make_levels(self, n_samples, n_features):
+    def _make_levels(self, n_samples, n_features, active_units=None):
         return _validate_levels(self.levels, self.level_weights)
 
     def _set_level_attributes(self):

@@ -174,6 +174,31 @@ def dead_fraction(Z):
     return float(np.mean(~np.any(Z != 0, axis=0)))
 
 
+def units_per_atom(components):
+    """Effective number of units in every atom (the participation ratio).
+
+    ``(sum_u w_u**2)**2 / sum_u w_u**4`` for atom ``w``: ``m`` for an atom spread evenly
+    over ``m`` units, 1 for an atom on a single unit. A dictionary whose used atoms are
+    near 1 copies single units instead of finding population patterns (which happens
+    when ``topk`` reaches the number of units active in a bin).
+
+    Parameters
+    ----------
+    components : array-like of shape (n_atoms, n_units)
+        Atoms as rows (e.g. ``components_``); none may be all zero.
+
+    Returns
+    -------
+    size : ndarray of shape (n_atoms,)
+        Between 1 and ``n_units``.
+    """
+    W = check_array(components, dtype=np.float64) ** 2
+    fourth = (W ** 2).sum(axis=1)
+    if np.any(fourth == 0):
+        raise ValueError("components has an all-zero atom, which has no units.")
+    return W.sum(axis=1) ** 2 / fourth
+
+
 # ----------------------------------------------------------------------- scorers
 def reconstruct_with(estimator, X):
     """The data an estimator reconstructs and its reconstruction: ``(X_model, X_hat)``.

@@ -7,10 +7,11 @@ from numbers import Integral, Real
 import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, MetaEstimatorMixin, TransformerMixin, _fit_context, clone
-from sklearn.utils import Bunch, get_tags
+from sklearn.utils import Bunch
 from sklearn.utils._param_validation import HasMethods, Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from ._meta import WrapsSAE
 from .metrics import r2_per_example, r2_per_unit, reconstruct_with
 
 
@@ -24,7 +25,7 @@ def _path_table(rows):
     return pd.DataFrame(columns)
 
 
-class DSAESearch(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
+class DSAESearch(WrapsSAE, MetaEstimatorMixin, TransformerMixin, BaseEstimator):
     """Choose ``d_sae`` by descending from the largest useful size, then refit.
 
     The seed notes' heuristic. The last ``validation_fraction`` of the rows (a contiguous
@@ -103,13 +104,6 @@ class DSAESearch(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
         self.refit = refit
         self.verbose = verbose
 
-    def _base(self):
-        if self.estimator is not None:
-            return self.estimator
-        from .sae import SpikeSAE
-
-        return SpikeSAE()
-
     def _with_size(self, d_sae):
         """A clone of the estimator with ``d_sae`` latents (topk capped at d_sae)."""
         model = clone(self._base()).set_params(d_sae=d_sae)
@@ -182,16 +176,6 @@ class DSAESearch(MetaEstimatorMixin, TransformerMixin, BaseEstimator):
             X_all = X.toarray() if sp.issparse(X) else X
             self.best_estimator_ = self._with_size(chosen).fit(X_all)
         return self
-
-    def __sklearn_tags__(self):
-        tags = super().__sklearn_tags__()
-        inner = get_tags(self._base())
-        tags.input_tags.sparse = inner.input_tags.sparse
-        tags.input_tags.positive_only = inner.input_tags.positive_only
-        tags.non_deterministic = inner.non_deterministic
-        if tags.transformer_tags is not None and inner.transformer_tags is not None:
-            tags.transformer_tags.preserves_dtype = inner.transformer_tags.preserves_dtype
-        return tags
 
     def _log(self, row):
         if self.verbose:

@@ -98,3 +98,37 @@ def plot_feature_recovery(recoveries, ax=None, threshold=0.9):
            title=f"Planted features recovered (cosine >= {threshold})", ylim=(0, 1.02))
     ax.legend(loc="lower left", fontsize=8)
     return ax
+
+
+def plot_stability(stability, ax=None, threshold=0.9):
+    """Per-latent stability across seeds, sorted, with the threshold marked.
+
+    Parameters
+    ----------
+    stability : array-like of shape (n_latents,) or StableFeatures
+        Mean matched cosine of every latent over the other seeds
+        (:func:`sklearn_mini.stability.latent_stability`), or a fitted
+        :class:`~sklearn_mini.stability.StableFeatures` (its ``stability_``; the title
+        then gives its seed consistency).
+    ax : matplotlib Axes or None, default=None
+    threshold : float, default=0.9
+        Cosine drawn as the line between found-again and seed-specific latents.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+    """
+    ax = _axes(ax)
+    title = "Latent stability across seeds"
+    if hasattr(stability, "stability_"):
+        title += f" (consistency {stability.consistency_:.2f}, {len(stability.estimators_)} seeds)"
+        threshold = stability.threshold
+        stability = stability.stability_
+    values = np.sort(np.asarray(stability, dtype=np.float64))[::-1]
+    ax.plot(np.arange(1, values.size + 1), values, marker=".", lw=1)
+    ax.axhline(threshold, color="k", ls="--", lw=1,
+               label=f"{int(np.sum(values >= threshold))} latents >= {threshold}")
+    ax.set(xlabel="latent (sorted)", ylabel="mean matched cosine", ylim=(0, 1.02),
+           title=title)
+    ax.legend(loc="lower left")
+    return ax

@@ -5,28 +5,52 @@ from numbers import Integral
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import _BaseSAE
+from ._core.data import active_units_per_bin  # noqa: F401  (public here, next to auto_topk)
 from ._core.training import Level
 
 
 def auto_d_sae(n_samples, n_features, topk):
     """Dictionary size used by ``d_sae='auto'``.
 
-    ``max(2 * topk, min(8 * n_features, n_samples // 10))``: an 8x overcomplete
-    dictionary, capped at one latent per ten training samples (the seed notes' upper
-    limit, beyond which latents memorise samples), and never fewer than ``2 * topk``.
+    ``max(2 * topk, min(2 * n_features, n_samples // 10))``: twice as many latents as
+    units, capped at one latent per ten training samples (the seed notes' upper limit,
+    beyond which latents memorise samples), and never fewer than ``2 * topk``. (Wave 1
+    used ``8 * n_features``; on the shared recordings most of those latents died, and on
+    the recovery benchmark twice the number of planted patterns already recovers more
+    than an exact-size dictionary; see the user guide's choosing-sizes page.)
     """
-    return max(2 * topk, min(8 * n_features, n_samples // 10))
+    return max(2 * topk, min(2 * n_features, n_samples // 10))
 
 
-def auto_topk(n_features):
+def auto_topk(n_features, active_units=None):
     """Active latents per sample used by ``topk='auto'``.
 
-    ``round(sqrt(n_features) / 2)``, between 1 and 32: 2 for 20 units, 5 for 100, 14 for
-    800. A starting point only. topk is the number of population patterns you expect to
-    be active together in one time bin (assemblies, stimulus features, behavioural
-    states); it should grow with the bin size and, slowly, with the number of units.
+    ``round(sqrt(n_features) / 2)``, but at most ``round(active_units / 2)``, between 1
+    and 32: 2 for 20 units, 5 for 100, 14 for 800, unless a typical non-empty bin has
+    few active units. topk is the number of population patterns you expect to be active
+    together in one time bin (assemblies, stimulus features, behavioural states). The
+    cap matters on sparse recordings: when ``topk`` reaches the number of units active
+    in a bin, a dictionary of single-unit atoms reconstructs every bin exactly, and the
+    SAE copies units instead of finding patterns (on the retinal waves, 4.3 active units
+    per non-empty bin: ``topk=4`` learns atoms of 1.1 effective units, ``topk=2`` of 14;
+    see the user guide's choosing-sizes page).
+
+    Parameters
+    ----------
+    n_features : int
+        Number of units.
+    active_units : float or None, default=None
+        Mean number of active units per non-empty training bin
+        (:func:`active_units_per_bin`); ``None`` applies no cap.
+
+    Returns
+    -------
+    topk : int
     """
-    return int(min(32, max(1, round(n_features ** 0.5 / 2))))
+    k = round(n_features ** 0.5 / 2)
+    if active_units is not None:
+        k = min(k, round(active_units / 2))
+    return int(min(32, max(1, k)))
 
 
 class SpikeSAE(_BaseSAE):
@@ -34,26 +58,29 @@ class SpikeSAE(_BaseSAE):
 
     A linear encoder with bias maps each time bin of population activity to
     pre-activations; a sparsifier keeps a few of them (the latents); a decoder with
-    unit-norm atoms (``components_``) and a bias reconstructs the counts. Dead latents
-    are revived by an auxiliary loss, not by resampling.
+    unit-norm, by default non-negative, atoms (``components_``) and a bias reconstructs
+    the counts. Dead latents are revived by an auxiliary loss, not by resampling.
 
     Parameters
     ----------
     d_sae : int or 'auto', default='auto'
         Number of latents (dictionary atoms). ``'auto'`` uses
-        ``max(2 * topk, min(8 * n_features, n_samples // 10))``, recorded in ``d_sae_``.
+        ``max(2 * topk, min(2 * n_features, n_samples // 10))``, recorded in ``d_sae_``.
     topk : int or 'auto', default='auto'
         Active latents per sample for ``'topk'``; mean active latents per sample for
-        ``'batchtopk'``. Ignored by ``'relu'``. ``'auto'`` uses
-        ``round(sqrt(n_features) / 2)`` between 1 and 32 (``sklearn_mini.sae.auto_topk``), recorded in
-        ``topk_``; see the user guide's choosing-sizes page for how to pick it.
-    sparsity : {'batchtopk', 'topk', 'relu', 'jumprelu', 'gated'}, default='batchtopk'
+        ``'batchtopk'``. Ignored by ``'relu'``, ``'jumprelu'`` and ``'gated'``.
+        ``'auto'`` uses ``round(sqrt(n_features) / 2)``, at most half the mean number of
+        units active in a non-empty training bin, between 1 and 32
+        (``sklearn_mini.sae.auto_topk``), recorded in ``topk_``; see the user guide's
+        choosing-sizes page for how to pick it.
+    sparsity : {'topk', 'batchtopk', 'relu', 'jumprelu', 'gated'}, default='topk'
+        * ``'topk'``: keep the ``topk`` largest pre-activations of every sample.
         * ``'batchtopk'``: during training keep the ``topk * batch_size`` largest
           pre-activations of the batch (busy bins may use more latents than quiet
           ones); at inference keep every pre-activation above ``threshold_``, a single
           threshold calibrated after training so that the mean L0 on the training data
-          equals ``topk``.
-        * ``'topk'``: keep the ``topk`` largest pre-activations of every sample.
+          equals ``topk``. Better when ``topk`` is below the number of patterns active
+          together; on sparse data it lets busy bins copy their active units.
         * ``'relu'``: ReLU with an L1-type penalty (``l1_penalty``) of weight ``l1_coef``.
         * ``'jumprelu'``: ``z = pre * H(pre - theta)`` with a trained threshold per
           latent (``theta_``), an L0 penalty of weight ``l0_coef`` and straight-through
@@ -99,6 +126,11 @@ class SpikeSAE(_BaseSAE):
         nonlinearly in the spikes. ``()`` is the linear decoder. A nonlinear decoder has
         no atoms: ``components_`` is then absent and ``decoder_`` holds the decoder; the
         auxiliary dead-latent loss (which needs a linear decoder) is not used.
+    positive_dict : bool, default=True
+        Keep every atom non-negative (projected after each optimiser step): patterns of
+        increased firing that cannot cancel one another, as in NMF. Such atoms cannot
+        express a decrease of firing; use ``False`` for that. Ignored with
+        ``decoder_layers``.
     seq_len : int, default=1
         Bins per sample. With ``seq_len > 1`` each sample is the window of ``seq_len``
         consecutive bins ending at a row, and the SAE reconstructs the whole window
@@ -122,20 +154,24 @@ class SpikeSAE(_BaseSAE):
     aux_coef : float, default=1/32
         Weight of the auxiliary dead-latent loss: the detached residual ``x - x_hat`` is
         reconstructed from the top ``k_aux`` pre-activations of dead latents, decoded
-        without the decoder bias (Gao et al. 2024). 0 disables it.
+        without the decoder bias (Gao et al. 2024); their negative part decodes through
+        a frozen decoder, so that it moves the dead latents' encoders. 0 disables it.
     k_aux : int or None, default=None
         Dead latents used by the auxiliary loss per sample; ``None`` means
         ``n_features // 2`` (at least 1, at most ``d_sae``).
     dead_window : int or None, default=None
         A latent is dead after this many consecutive training steps without firing.
-        ``None`` means half an epoch, ``ceil(steps_per_epoch / 2)`` steps.
-    decoder_bias_init : {'mean', 'geometric_median', 'zeros'}, default='mean'
-        Initial decoder bias, computed from the training data.
+        ``None`` means one epoch: dead in training when it fired on no training bin.
+    decoder_bias_init : {'zeros', 'mean', 'geometric_median'}, default='zeros'
+        Initial decoder bias: zero (the zero code predicts silence), or the mean or
+        geometric median of the training data.
     subtract_decoder_bias : bool, default=True
         Subtract the decoder bias from the input before encoding.
-    output_relu : bool or 'auto', default='auto'
-        ReLU on reconstructions (counts are non-negative). ``'auto'`` turns it on when
-        the training data has no negative value; the choice is in ``output_relu_``.
+    output_relu : bool or 'auto', default=False
+        ReLU on reconstructions. ``'auto'`` turns it on when the training data has no
+        negative value; the choice is in ``output_relu_``. Off by default: a latent that
+        fires where the output is clipped gets no gradient (a dead zone that kept most
+        latents dead on sparse recordings).
     optimizer : {'adam', 'nadam', 'adamw'}, default='adam'
         Optimiser (torch defaults besides the learning rate).
     momentum_decay : float, default=4e-3
@@ -150,8 +186,9 @@ class SpikeSAE(_BaseSAE):
         Samples per optimiser step (capped at ``n_samples``).
     n_epochs : int or 'auto', default='auto'
         Passes over the training data. ``'auto'`` runs at least 20 epochs and at least
-        1000 optimiser steps (at most 1000 epochs), so small recordings are not
-        under-trained.
+        4000 optimiser steps (at most 1000 epochs), so small recordings are not
+        under-trained (1000 steps left most planted atoms mixed; see the user guide's
+        "Features you can trust").
     device : {'auto', 'cpu', 'cuda'}, default='auto'
         Where to train and infer; ``'auto'`` uses CUDA when available. Results are
         identical in semantics on both; CPU fits are bit-reproducible.
@@ -208,7 +245,10 @@ class SpikeSAE(_BaseSAE):
     n_steps_ : int
         Number of optimiser steps run.
     dead_fraction_ : float
-        Fraction of latents that never fire on the training data at inference.
+        Fraction of latents that never fire on the training data at inference. Above a
+        quarter, ``fit`` warns (:class:`~sklearn_mini.exceptions.DeadLatentWarning`).
+    dead_fraction_curve_ : list of float
+        Fraction of latents that fired in no training step of each epoch.
     mean_l0_ : float
         Mean number of active latents per training sample at inference.
     latent_frequency_ : ndarray of shape (d_sae,)
@@ -255,7 +295,7 @@ class SpikeSAE(_BaseSAE):
         self,
         d_sae="auto",
         topk="auto",
-        sparsity="batchtopk",
+        sparsity="topk",
         loss="msle",
         tau=1.0,
         *,
@@ -268,15 +308,16 @@ class SpikeSAE(_BaseSAE):
         bandwidth=0.05,
         eps=1e-8,
         decoder_layers=(),
+        positive_dict=True,
         seq_len=1,
         transform_algorithm="encoder",
         decoder_path="auto",
         aux_coef=1 / 32,
         k_aux=None,
         dead_window=None,
-        decoder_bias_init="mean",
+        decoder_bias_init="zeros",
         subtract_decoder_bias=True,
-        output_relu="auto",
+        output_relu=False,
         optimizer="adam",
         momentum_decay=4e-3,
         lr=5e-3,
@@ -305,6 +346,7 @@ class SpikeSAE(_BaseSAE):
         self.bandwidth = bandwidth
         self.eps = eps
         self.decoder_layers = decoder_layers
+        self.positive_dict = positive_dict
         self.seq_len = seq_len
         self.transform_algorithm = transform_algorithm
         self.decoder_path = decoder_path
@@ -328,7 +370,7 @@ class SpikeSAE(_BaseSAE):
         self.checkpoint_every = checkpoint_every
         self.data_memory_limit = data_memory_limit
 
-    def _make_levels(self, n_samples, n_features):
-        k = auto_topk(n_features) if self.topk == "auto" else self.topk
+    def _make_levels(self, n_samples, n_features, active_units=None):
+        k = auto_topk(n_features, active_units) if self.topk == "auto" else self.topk
         d = auto_d_sae(n_samples, n_features, k) if self.d_sae == "auto" else self.d_sae
         return (Level(d=d, k=k, weight=1.0),)

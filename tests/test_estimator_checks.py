@@ -4,11 +4,15 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_mini import MatryoshkaSAE, SpikeSAE
 from sklearn_mini.model_selection import DSAESearch
+from sklearn_mini.stability import StableFeatures
 
 from .conftest import fast_sae_params
 
 ESTIMATORS = [
     SpikeSAE(**fast_sae_params()),
+    # The defaults before wave 2: unconstrained atoms, BatchTopK, ReLU output, mean bias.
+    SpikeSAE(**fast_sae_params(sparsity="batchtopk", positive_dict=False, output_relu="auto",
+                               decoder_bias_init="mean")),
     SpikeSAE(**fast_sae_params(sparsity="topk", loss="mse")),
     SpikeSAE(**fast_sae_params(sparsity="relu", decoder_bias_init="geometric_median",
                                optimizer="nadam", lr_schedule="constant")),
@@ -25,6 +29,7 @@ ESTIMATORS = [
     MatryoshkaSAE(levels=((4, 1), (16, 2)), sparsity="jumprelu", loss="poisson",
                   n_epochs=3, batch_size=64, device="cpu", random_state=0),
     DSAESearch(SpikeSAE(**fast_sae_params(topk=1, n_epochs=2)), d_max=8, step=0.2),
+    StableFeatures(SpikeSAE(**fast_sae_params(n_epochs=2)), n_seeds=2, random_state=0),
 ]
 
 

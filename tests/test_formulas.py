@@ -73,18 +73,33 @@ def _toy_module():
     # errors: (1-1.2)^2 + 1.6^2 = 2.6 ; 2.4^2 + (2-3.2)^2 = 7.2 ; mean over 4 = 2.45
     (1, 2.45),
     # k_aux=2: row 0 adds latent 1 (pre 1) -> e_hat [1.2, 2.6]: 0.04 + 6.76 = 6.8;
-    #          row 1's other dead latent is negative (ReLU -> 0): still 7.2. (6.8+7.2)/4
-    (2, 3.5),
+    #          row 1's other dead latent has pre -1: its code is 0, its part below zero
+    #          -1 decodes (frozen) to [0, -1] -> e_hat [2.4, 2.2]: 5.76 + 0.04 = 5.8.
+    #          (6.8 + 5.8) / 4 = 3.15
+    (2, 3.15),
 ])
 def test_aux_loss_hand_value(k_aux, expected):
     module = _toy_module()
     residual = torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=torch.float64)
-    pre = torch.tensor([[3.0, 1.0, 2.0], [0.5, -1.0, 4.0]], dtype=torch.float64)
+    pre = torch.tensor([[3.0, 1.0, 2.0], [0.5, -1.0, 4.0]], dtype=torch.float64,
+                       requires_grad=True)
     dead = torch.tensor([False, True, True])
-    codes = dead_latent_codes(pre, dead, k_aux)
-    assert codes[:, 0].eq(0).all(), "a live latent was used by the aux loss"
-    value = losses.aux_loss(residual, module.decode(codes, with_bias=False))
+    codes, below = dead_latent_codes(pre, dead, k_aux)
+    assert codes[:, 0].eq(0).all() and below[:, 0].eq(0).all(), "a live latent was used"
+    assert (codes >= 0).all() and (below <= 0).all()
+    e_hat = module.decode(codes, with_bias=False) + module.decode(below, with_bias=False,
+                                                                  frozen=True)
+    value = losses.aux_loss(residual, e_hat)
     assert value.item() == pytest.approx(expected, rel=1e-12)
+    value.backward()
+    if k_aux == 2:
+        # d/d pre[1, 1] = -2/4 (e - e_hat) . W_dec[1] = -0.5 ([0 - 2.4, 2 - 2.2] . [0, 1]) = 0.1:
+        # the negative part reaches the dead latent's encoder ...
+        assert pre.grad[1, 1].item() == pytest.approx(0.1, rel=1e-12)
+        # ... but not its atom: W_dec[1] gets gradient from row 0's positive code only
+        # (-2/4 (e - e_hat)[0] . 1 = -0.5 [1 - 1.2, 0 - 2.6] = [0.1, 1.3]).
+        torch.testing.assert_close(module.W_dec.grad[1],
+                                   torch.tensor([0.1, 1.3], dtype=torch.float64))
 
 
 def test_aux_loss_rejects_undetached_residual():
@@ -112,7 +127,8 @@ def test_trainer_adds_aux_term_with_coefficient_and_only_dead_latents_get_its_gr
     pre = module.pre_activations(x)
     codes = TopK().train_codes(pre, 1)
     residual = (x - module.decode(codes)).detach()
-    aux = ((residual - dead_latent_codes(pre, dead, 2) @ module.W_dec).pow(2)).mean()
+    codes_aux, below = dead_latent_codes(pre, dead, 2)
+    aux = ((residual - (codes_aux + below) @ module.W_dec).pow(2)).mean()
     assert (total - main_loss).item() == pytest.approx(0.5 * aux.item(), rel=1e-10)
     # The aux term alone moves dead latents only: not live latents, not the shared
     # decoder bias (up to the round-off of subtracting two graphs' gradients).
@@ -355,3 +371,47 @@ def test_decoder_bias_init_mean_and_geometric_median():
     assert torch.allclose(decoder_bias(x, "geometric_median"),
                           torch.tensor([0.0, 1.0], dtype=torch.float64), atol=1e-6)
     assert torch.equal(decoder_bias(x, "zeros"), torch.zeros(2, dtype=torch.float64))
+
+
+# ----------------------------------------------------------------------- positive atoms
+def test_positive_projection_hand_value():
+    gen = torch.Generator().manual_seed(0)
+    module = SAEModule(3, 3, subtract_decoder_bias=False, output_relu=False, generator=gen,
+                       dtype=torch.float64, positive_dict=True)
+    with torch.no_grad():
+        module.W_dec.copy_(torch.tensor([[3.0, -1.0, 4.0],     # -> [3, 0, 4] / 5
+                                         [-2.0, -0.5, -3.0],   # empty -> largest (-0.5) set to 1
+                                         [0.0, 2.0, 0.0]]))    # already on the set
+    module.project_decoder(unit_norm=True)
+    expected = torch.tensor([[0.6, 0.0, 0.8], [0.0, 1.0, 0.0], [0.0, 1.0, 0.0]],
+                            dtype=torch.float64)
+    torch.testing.assert_close(module.W_dec.detach(), expected)
+    # Without the unit-norm constraint only the negative entries change.
+    with torch.no_grad():
+        module.W_dec.copy_(torch.tensor([[3.0, -1.0, 4.0], [1.0, 1.0, 1.0], [0.5, 0.0, -2.0]]))
+    module.project_decoder(unit_norm=False)
+    torch.testing.assert_close(module.W_dec.detach(), torch.tensor(
+        [[3.0, 0.0, 4.0], [1.0, 1.0, 1.0], [0.5, 0.0, 0.0]], dtype=torch.float64))
+
+
+def test_positive_initial_atoms_are_sparse_non_negative_unit_vectors():
+    from sklearn_mini._core.model import POSITIVE_INIT_DENSITY, random_atoms
+
+    w = random_atoms(400, 50, torch.Generator().manual_seed(0), positive=True)
+    assert (w >= 0).all()
+    torch.testing.assert_close(w.norm(dim=1), torch.ones(400, dtype=torch.float64))
+    assert ((w > 0).sum(1) >= 1).all()
+    # About POSITIVE_INIT_DENSITY of the entries (plus the one forced per atom) are used.
+    assert abs(float((w > 0).double().mean()) - POSITIVE_INIT_DENSITY) < 0.03
+
+
+def test_units_per_atom_hand_values():
+    from sklearn_mini.metrics import units_per_atom
+
+    atoms = np.array([[1.0, 0.0, 0.0, 0.0],     # one unit: 1
+                      [1.0, 1.0, 0.0, 0.0],     # two equal units: (2)^2 / 2 = 2
+                      [2.0, 1.0, 0.0, 0.0],     # (4 + 1)^2 / (16 + 1) = 25 / 17
+                      [-1.0, 1.0, 1.0, -1.0]])  # four equal magnitudes: 4
+    np.testing.assert_allclose(units_per_atom(atoms), [1.0, 2.0, 25 / 17, 4.0])
+    with pytest.raises(ValueError, match="all-zero atom"):
+        units_per_atom(np.zeros((1, 3)))

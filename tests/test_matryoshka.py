@@ -13,7 +13,8 @@ from sklearn_mini._core.sparsity import BatchTopK, Gated, JumpReLU
 from sklearn_mini._core.training import Level, TrainConfig, Trainer
 from sklearn_mini.datasets import make_hierarchical_counts, make_sparse_counts, match_atoms
 
-SMALL = dict(levels=((8, 2), (32, 4)), n_epochs=10, batch_size=128, device="cpu",
+SMALL = dict(levels=((8, 2), (32, 4)), sparsity="batchtopk", n_epochs=10, batch_size=128,
+             device="cpu",
              random_state=0)
 
 
@@ -220,3 +221,16 @@ def test_reordering_sorts_by_firing_in_the_first_half_only(data, monkeypatch):
     for counts in seen:  # k=4 of the last level per sample, counted over one epoch
         assert int(counts.sum()) == 4 * data.shape[0] and counts.numel() == 32
 
+
+
+def test_shared_parameters_have_the_same_defaults_in_both_estimators():
+    import inspect
+
+    from sklearn_mini import SpikeSAE
+
+    spike = inspect.signature(SpikeSAE).parameters
+    nested = inspect.signature(MatryoshkaSAE).parameters
+    shared = [name for name in spike if name in nested]
+    assert len(shared) == len(spike) - 2  # all but d_sae and topk
+    assert {name: spike[name].default for name in shared} == {
+        name: nested[name].default for name in shared}

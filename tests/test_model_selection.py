@@ -11,16 +11,31 @@ from sklearn_mini.sae import auto_d_sae, auto_topk
 
 def test_auto_rules_by_hand():
     assert [auto_topk(f) for f in (1, 20, 100, 800, 10_000)] == [1, 2, 5, 14, 32]
-    assert auto_d_sae(500, 20, 2) == 50  # one latent per ten samples
-    assert auto_d_sae(200_000, 800, 14) == 6400  # 8x overcomplete
+    # At most half the units active in a non-empty bin: round(4.3 / 2) = 2 (of 5).
+    assert auto_topk(100, active_units=4.3) == 2
+    assert auto_topk(100, active_units=40.0) == 5  # the cap only ever lowers topk
+    assert auto_topk(100, active_units=0.4) == 1  # and never below 1
+    assert auto_d_sae(300, 20, 2) == 30  # one latent per ten samples
+    assert auto_d_sae(200_000, 800, 14) == 1600  # twice the units
     assert auto_d_sae(30, 20, 4) == 8  # never fewer than 2 * topk
+
+
+def test_active_units_per_bin_by_hand():
+    from sklearn_mini.sae import active_units_per_bin
+
+    X = np.array([[0, 0, 0], [1, 0, 2], [0, 3, 0], [0, 0, 0], [1, 1, 1]])
+    # Non-empty bins hold 2, 1 and 3 active units: mean 2; blocks give the same.
+    assert active_units_per_bin(X) == active_units_per_bin(X, block=2) == 2.0
+    assert active_units_per_bin(np.zeros((4, 3))) == 0.0
 
 
 @pytest.mark.parametrize("shape", [(500, 20), (5000, 200)])
 def test_auto_defaults_fit_and_record_their_choice(shape):
     X, _ = make_sparse_counts(n_samples=shape[0], n_features=shape[1], random_state=0)
     sae = SpikeSAE(n_epochs=2, random_state=0).fit(X)
-    assert sae.topk_ == auto_topk(shape[1])
+    from sklearn_mini.sae import active_units_per_bin
+
+    assert sae.topk_ == auto_topk(shape[1], active_units_per_bin(X))
     assert sae.d_sae_ == auto_d_sae(shape[0], shape[1], sae.topk_)
     assert sae.components_.shape == (sae.d_sae_, shape[1])
     assert np.isfinite(sae.score(X))

@@ -36,9 +36,11 @@ def test_fitted_attributes(fitted, counts):
     assert fitted.d_sae_ == 16
     assert len(fitted.loss_curve_) == fitted.n_iter_ == 10
     assert fitted.n_steps_ == 10 * int(np.ceil(600 / 64))
-    assert fitted.threshold_ > 0
+    assert fitted.threshold_ is None  # TopK (the default) needs no calibrated threshold
     assert 0 <= fitted.dead_fraction_ <= 1
-    assert fitted.output_relu_ is True
+    assert len(fitted.dead_fraction_curve_) == fitted.n_iter_
+    assert fitted.output_relu_ is False
+    assert (fitted.components_ >= 0).all()  # positive_dict=True
     Z = fitted.transform(X)
     assert Z.shape == (600, 16) and (Z >= 0).all()
     assert fitted.inverse_transform(Z).shape == X.shape
@@ -51,19 +53,22 @@ def test_loss_curve_decreases(fitted):
 
 def test_d_sae_auto_rule():
     X, _ = make_sparse_counts(n_samples=2000, n_features=10, n_atoms=5, random_state=0)
-    # max(2 * topk, min(8 * n_features, n_samples // 10)) = max(8, min(80, 200)) = 80
-    assert SpikeSAE(topk=4, n_epochs=1, random_state=0).fit(X).d_sae_ == 80
-    # capped by n_samples // 10 = 50
-    assert SpikeSAE(topk=4, n_epochs=1, random_state=0).fit(X[:500]).d_sae_ == 50
+    # max(2 * topk, min(2 * n_features, n_samples // 10)) = max(8, min(20, 200)) = 20
+    assert SpikeSAE(topk=4, n_epochs=1, random_state=0).fit(X).d_sae_ == 20
+    # capped by n_samples // 10 = 15
+    assert SpikeSAE(topk=4, n_epochs=1, random_state=0).fit(X[:150]).d_sae_ == 15
     # never below 2 * topk
     assert SpikeSAE(topk=4, n_epochs=1, random_state=0).fit(X[:30]).d_sae_ == 8
 
 
 def test_n_epochs_auto_guarantees_enough_steps():
-    X, _ = make_sparse_counts(n_samples=300, n_features=8, n_atoms=4, random_state=0)
+    X, _ = make_sparse_counts(n_samples=3000, n_features=8, n_atoms=4, random_state=0)
     sae = SpikeSAE(d_sae=8, topk=2, batch_size=100, random_state=0).fit(X)
-    # 3 steps per epoch: at least 1000 steps -> ceil(1000 / 3) = 334 epochs
-    assert sae.n_iter_ == 334 and sae.n_steps_ == 1002
+    # 30 steps per epoch: at least 4000 steps -> ceil(4000 / 30) = 134 epochs
+    assert sae.n_iter_ == 134 and sae.n_steps_ == 4020
+    # ... but at most 1000 epochs: 3 steps per epoch stop at 3000 steps.
+    short = SpikeSAE(d_sae=8, topk=2, batch_size=100, random_state=0).fit(X[:300])
+    assert short.n_iter_ == 1000 and short.n_steps_ == 3000
 
 
 def test_feature_names_and_pandas_output(fitted, counts):
@@ -116,7 +121,8 @@ def test_joblib_round_trip(fitted, counts, tmp_path):
 
 def test_grid_search_without_y(counts):
     X, _ = counts
-    search = GridSearchCV(SpikeSAE(**fast_sae_params()), {"topk": [2, 4]}, cv=KFold(3))
+    search = GridSearchCV(SpikeSAE(**fast_sae_params(n_epochs=30)), {"topk": [2, 4]},
+                          cv=KFold(3))
     search.fit(X)
     assert search.best_params_["topk"] in (2, 4)
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()

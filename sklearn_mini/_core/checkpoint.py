@@ -17,7 +17,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 FILE_NAME = "checkpoint.safetensors"
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: the dead-latent curve and the epoch's fired mask
 _META_KEY = "sklearn_mini_checkpoint"
 
 

@@ -110,3 +110,26 @@ def default_limit_bytes(device):
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 4
     except (ValueError, OSError, AttributeError):  # no sysconf (Windows)
         return 4 * 2**30
+
+
+def active_units_per_bin(X, block=65536):
+    """Mean number of units with a non-zero count in the bins that have any.
+
+    Parameters
+    ----------
+    X : ndarray of shape (n_samples, n_features)
+        Binned counts (read block by block, so a memmap is not loaded whole).
+    block : int, default=65536
+        Rows read at a time.
+
+    Returns
+    -------
+    active : float
+        0.0 when no bin has a spike.
+    """
+    active = bins = 0
+    for start in range(0, X.shape[0], block):
+        counts = np.count_nonzero(np.asarray(X[start:start + block]), axis=1)
+        active += int(counts.sum())
+        bins += int(np.count_nonzero(counts))
+    return active / bins if bins else 0.0

@@ -9,6 +9,24 @@ from torch.nn import functional as F
 
 ENCODERS = ("linear", "jumprelu", "gated")
 OUTPUTS = ("identity", "relu", "softplus")
+# Non-negative dictionaries start from random atoms over about this fraction of the units.
+# Non-negative atoms over all units all lie near the all-ones direction (two |normal|
+# vectors have cosine about 2/pi = 0.64), so a tied encoder would start close to rank one
+# and the latents would separate slowly; atoms over a random fifth of the units start
+# nearly orthogonal (expected cosine about 0.13).
+POSITIVE_INIT_DENSITY = 0.2
+
+
+def random_atoms(d_sae, width, generator, positive=False):
+    """Random unit-norm atoms (float64): Gaussian, or for ``positive`` dictionaries
+    ``|Gaussian|`` over a random ``POSITIVE_INIT_DENSITY`` of the columns (at least one)."""
+    w = torch.randn(d_sae, width, generator=generator, dtype=torch.float64)
+    if positive:
+        mask = torch.rand(d_sae, width, generator=generator, dtype=torch.float64)
+        mask = mask < POSITIVE_INIT_DENSITY
+        mask[torch.arange(d_sae), torch.randint(width, (d_sae,), generator=generator)] = True
+        w = w.abs() * mask
+    return w / w.norm(dim=1, keepdim=True).clamp_min(1e-12)
 
 
 def inverse_softplus(y):
@@ -96,11 +114,14 @@ class SAEModule(nn.Module):
         Link applied to the decoder output; ``None`` means ``'relu'`` if
         ``output_relu`` else ``'identity'``. ``'softplus'`` keeps predicted rates
         positive (Poisson loss).
+    positive_dict : bool
+        Keep every decoder atom non-negative (:meth:`project_decoder` after each step);
+        the atoms start as :func:`random_atoms` with ``positive=True``. Linear decoder only.
     """
 
     def __init__(self, n_features, d_sae, *, subtract_decoder_bias, output_relu,
                  generator, dtype=torch.float32, n_levels=1, encoder="linear",
-                 decoder_layers=(), output=None, theta_init=0.0):
+                 decoder_layers=(), output=None, theta_init=0.0, positive_dict=False):
         super().__init__()
         self.n_features = n_features
         self.d_sae = d_sae
@@ -109,11 +130,13 @@ class SAEModule(nn.Module):
         self.output_relu = self.output == "relu"
         self.encoder = encoder
         self.decoder_layers = tuple(int(h) for h in decoder_layers)
+        self.positive_dict = bool(positive_dict)
+        if self.positive_dict and self.decoder_layers:
+            raise ValueError("positive_dict needs a linear decoder (no decoder_layers).")
         width = self.decoder_layers[0] if self.decoder_layers else n_features
         # Random unit-norm atoms; the encoder starts as the decoder's transpose
         # ("tied initialisation", Gao et al. 2024), which greatly reduces dead latents.
-        w_dec = torch.randn(d_sae, width, generator=generator, dtype=torch.float64)
-        w_dec /= w_dec.norm(dim=1, keepdim=True).clamp_min(1e-12)
+        w_dec = random_atoms(d_sae, width, generator, self.positive_dict)
         self.W_dec = nn.Parameter(w_dec.to(dtype))
         if self.decoder_layers:  # no transpose to tie to: independent unit-norm columns
             w_enc = torch.randn(n_features, d_sae, generator=generator, dtype=torch.float64)
@@ -158,6 +181,7 @@ class SAEModule(nn.Module):
             "n_levels": int(self.thresholds.numel()),
             "encoder": self.encoder,
             "decoder_layers": list(self.decoder_layers),
+            "positive_dict": self.positive_dict,
         }
 
     @property
@@ -259,14 +283,15 @@ class SAEModule(nn.Module):
             out = torch.addmm(p(self.b_dec), codes, w)
         return self._link(out)
 
-    def decode_sparse(self, values, index, offsets, with_bias=True):
+    def decode_sparse(self, values, index, offsets, with_bias=True, frozen=False):
         """Reconstruction from codes given as bags of (latent index, value) per sample.
 
         ``embedding_bag`` sums ``value * W_dec[index]`` per sample, so the forward pass
         and both gradients touch only the selected atoms: the batch x d_sae decoder
-        products of :meth:`decode` are never formed. Linear decoder only.
+        products of :meth:`decode` are never formed. ``frozen`` as in :meth:`decode`.
+        Linear decoder only.
         """
-        w = self.W_dec.to(values.dtype)
+        w = (self.W_dec.detach() if frozen else self.W_dec).to(values.dtype)
         out = F.embedding_bag(index, w, offsets=offsets, per_sample_weights=values, mode="sum")
         if not with_bias:
             return out
@@ -305,6 +330,28 @@ class SAEModule(nn.Module):
     def normalize_decoder(self):
         """Rescale every decoder atom to unit L2 norm."""
         self.W_dec.div_(self.W_dec.norm(dim=1, keepdim=True).clamp_min(1e-12))
+
+    @torch.no_grad()
+    def project_decoder(self, unit_norm):
+        """Put the atoms back on their constraint set after an optimiser step.
+
+        With ``positive_dict`` negative entries are set to 0 first (a projected gradient
+        step onto the non-negative orthant); an atom left with no positive entry keeps
+        its largest one at 1, so no atom is ever the zero vector. With ``unit_norm`` the
+        atoms are then rescaled to unit norm: together, the nearest point of the unit
+        sphere's non-negative part.
+        """
+        if self.positive_dict:
+            w = self.W_dec
+            largest = w.argmax(dim=1)
+            w.clamp_(min=0.0)
+            # No host synchronisation: rewrite every row's largest entry, with 1 where
+            # the row is empty and its own value elsewhere.
+            column = largest.unsqueeze(1)
+            kept = w.gather(1, column)
+            w.scatter_(1, column, torch.where(kept > 0, kept, torch.ones_like(kept)))
+        if unit_norm:
+            self.normalize_decoder()
 
     def latent_parameters(self):
         """``(parameter, latent dimension)`` of every tensor indexed by latent."""

@@ -283,12 +283,19 @@ def dead_latent_selection(pre, dead, k_aux):
 
 
 def dead_latent_codes(pre, dead, k_aux):
-    """Codes of the top ``k_aux`` *dead* pre-activations of every sample (after ReLU).
+    """The top ``k_aux`` *dead* pre-activations of every sample, split at zero.
 
-    Live latents that fill in (masked to ``-inf``) ReLU to 0 and receive no gradient.
+    Returns ``(codes, below)``: their positive part (the aux loss's codes) and their
+    non-positive part. A latent is dead precisely because its pre-activations are
+    negative wherever it would be useful, and a ReLU'd code sends it no gradient there;
+    the aux loss decodes ``below`` through a frozen decoder, so that part moves only the
+    dead latents' encoders, towards the bins whose residual their atoms would explain.
+    Live latents that fill in (masked to ``-inf``) contribute 0 to both.
     """
     values, index = _top_dead(pre, dead, k_aux)
-    return _scatter_like(pre, -1, index, values.relu())
+    below = torch.where(torch.isfinite(values), values.clamp(max=0.0), torch.zeros_like(values))
+    return (_scatter_like(pre, -1, index, values.relu()),
+            _scatter_like(pre, -1, index, below))
 
 
 class ThresholdCalibrator:

@@ -108,9 +108,11 @@ class Position:
     counted: int = 0  # how many batches that sum holds
     first_step: int = 0  # trainer step at which this fit's schedule started
     curve: list = field(default_factory=list)  # mean loss of every completed epoch
+    dead_curve: list = field(default_factory=list)  # fraction not fired in each epoch
     epoch_rng_state: torch.Tensor | None = None  # generator before this epoch's permutation
     rng_state: torch.Tensor | None = None  # generator at the stop (mid-epoch only)
     firing: torch.Tensor | None = None  # this epoch's last-level firing counts (mid-epoch only)
+    fired: torch.Tensor | None = None  # latents fired so far this epoch (mid-epoch only)
 
 
 def build_optimizer(name, params, lr, momentum_decay=4e-3):
@@ -177,6 +179,7 @@ class Trainer:
             self.steps_since_fired = state.steps_since_fired.to(device)
         self.step = state.step
         self._firing = None  # firing counts of the current epoch, while reordering
+        self._epoch_fired = None  # latents that fired in a training step this epoch
         self._has_dead = (bool((self.steps_since_fired >= config.dead_window).any())
                           if state.has_dead is None else state.has_dead)
 
@@ -236,8 +239,10 @@ class Trainer:
         if self._aux_active():
             # The aux term may move dead latents only: block its path to the shared b_dec.
             pre_aux = module.block_decoder_bias_grad(sparsifier.ranking(pre))
-            codes_aux = dead_latent_codes(pre_aux, self._dead(), cfg.k_aux)
-            total = total + self._aux_loss(x, x_hat, module.decode(codes_aux, with_bias=False))
+            codes_aux, below = dead_latent_codes(pre_aux, self._dead(), cfg.k_aux)
+            residual_hat = (module.decode(codes_aux, with_bias=False)
+                            + module.decode(below, with_bias=False, frozen=True))
+            total = total + self._aux_loss(x, x_hat, residual_hat)
         return total, fired
 
     def _sparse_loss(self, x):
@@ -259,7 +264,8 @@ class Trainer:
             aux_selection, is_dead = dead_latent_selection(pre, self._dead(), cfg.k_aux)
             selections.append(aux_selection)
         joined = Selection(*(torch.cat(parts) for parts in zip(*selections)))
-        values = module.selected_pre_activations(x, pre, joined, n_offset=n_main).relu()
+        raw = module.selected_pre_activations(x, pre, joined, n_offset=n_main)
+        values = raw.relu()
         parts = values.split([len(s.cols) for s in selections])
         total = x.new_zeros(())
         for level, selection, level_values in zip(levels, selections, parts):
@@ -272,8 +278,11 @@ class Trainer:
             last = selections[len(levels) - 1]
             self._firing.index_add_(0, last.cols, (parts[len(levels) - 1] > 0).long())
         if aux:
-            residual_hat = module.decode_sparse(parts[-1] * is_dead, aux_selection.cols,
-                                                aux_selection.offsets, with_bias=False)
+            below = raw[len(raw) - len(aux_selection.cols):].clamp(max=0.0) * is_dead
+            cols, offsets = aux_selection.cols, aux_selection.offsets
+            residual_hat = (module.decode_sparse(parts[-1] * is_dead, cols, offsets, with_bias=False)
+                            + module.decode_sparse(below, cols, offsets, with_bias=False,
+                                                   frozen=True))
             total = total + self._aux_loss(x, x_hat, residual_hat)
         return total, hits > 0
 
@@ -289,6 +298,8 @@ class Trainer:
 
     def _update_dead_clock(self, fired):
         self.steps_since_fired = torch.where(fired, 0, self.steps_since_fired + 1)
+        if self._epoch_fired is not None:
+            self._epoch_fired |= fired
 
     def train_step(self, x, lr):
         """One optimiser step on batch ``x`` at learning rate ``lr``; returns the loss."""
@@ -303,8 +314,7 @@ class Trainer:
         if unit_norm:
             self.module.remove_radial_decoder_grad()
         self.optimizer.step()
-        if unit_norm:
-            self.module.normalize_decoder()
+        self.module.project_decoder(unit_norm)
         self.module.clamp_thresholds()
         with torch.no_grad():
             self._update_dead_clock(fired)
@@ -417,6 +427,9 @@ class Trainer:
                 running = torch.tensor(pos.running, dtype=torch.float64, device=self.device)
                 counted = torch.tensor(pos.counted, dtype=torch.long, device=self.device)
                 self._start_firing_count(pos, pos.epoch < reorder_epochs)
+                self._epoch_fired = (pos.fired.to(self.device) if pos.fired is not None else
+                                     torch.zeros(self.module.d_sae, dtype=torch.bool,
+                                                 device=self.device))
                 for i in range(pos.batch, steps_per_epoch):
                     start = i * batch_size
                     batch = data.take(order[start:start + batch_size])
@@ -435,20 +448,22 @@ class Trainer:
                         pos.batch, pos.running, pos.counted = i + 1, float(running), int(counted)
                         pos.rng_state = self.generator.get_state()
                         pos.firing = None if self._firing is None else self._firing.cpu()
+                        pos.fired = self._epoch_fired.cpu()
                         return pos
                 if self._interval_steps:  # short epochs: check at least once an epoch
                     self._check_divergence()
                 pos.curve.append(float(running) / max(1, int(counted)))
+                pos.dead_curve.append(float((~self._epoch_fired).double().mean()))
                 if self._firing is not None:
                     self._reorder_latents()
                 pos.epoch, pos.batch, pos.running, pos.counted = pos.epoch + 1, 0, 0.0, 0
-                pos.epoch_rng_state = pos.rng_state = pos.firing = None
+                pos.epoch_rng_state = pos.rng_state = pos.firing = pos.fired = None
                 if on_epoch_end is not None:
                     on_epoch_end(pos)
                 if stop:
                     return pos
         finally:
-            self._firing = None
+            self._firing = self._epoch_fired = None
             bar.close()
             # Gradients are rebuilt every step: free them now rather than hold two
             # parameter-sized buffers through the post-fit passes.
@@ -476,6 +491,8 @@ class Trainer:
                 if torch.is_tensor(value) and value.shape == param.shape:
                     value.copy_(value.index_select(dim, order))
         self.steps_since_fired = self.steps_since_fired[order]
+        if self._epoch_fired is not None:
+            self._epoch_fired = self._epoch_fired[order]
         self._snapshot()  # a roll-back must not undo the renumbering
 
     def _epoch_order(self, pos, n, data):

@@ -118,7 +118,7 @@ def make_sparse_spikes(n_units=64, duration=600.0, n_atoms=32, n_active=3, *, bi
     truth : :class:`~sklearn.utils.Bunch`
         As :func:`make_sparse_counts`, with ``counts`` the binned spike counts.
     """
-    from .spikes import SpikeTrains
+    from ..spikes import SpikeTrains
 
     rng = check_random_state(random_state)
     n_bins = int(round(duration / bin_size))
@@ -273,7 +273,7 @@ def make_spiking_features(n_units=100, duration=2400.0, n_coarse=8, n_fine=24, *
         ``parent`` (n_features,), the coarse parent of each fine feature (-1 for coarse);
         ``rates`` (n_bins, n_units) in Hz; ``bin_size``.
     """
-    from .spikes import SpikeTrains
+    from ..spikes import SpikeTrains
 
     if spiking not in ("poisson", "refractory"):
         raise ValueError(f"spiking must be 'poisson' or 'refractory'; got {spiking!r}.")
