@@ -104,6 +104,11 @@ def evaluate(train, test, seeds, random_state=0, **params):
     return mean
 
 
+def _consistency(value):
+    """The table cell: one seed has no consistency to report."""
+    return "-- (one seed)" if np.isnan(value) else f"{value:.3f}"
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     here = pathlib.Path(__file__).resolve().parents[1]
@@ -139,7 +144,7 @@ def main():
                   f"{r['topk']} | {r['ev']:.3f} | {r['l0']:.2f} | {r['pca']:.3f} | "
                   f"{r['nmf']:.3f} | {r['dead']:.1%} ({r['dead_test']:.1%}) "
                   f"[{r['dead_max']:.1%}] | "
-                  f"{r['units']:.1f} | {r['consistency']:.3f} | {r['fit_s']:.0f} |", flush=True)
+                  f"{r['units']:.1f} | {_consistency(r['consistency'])} | {r['fit_s']:.0f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -23,6 +23,7 @@ pairwise matched cosine of their live dictionaries is reported
     python benchmarks/bench_recovery.py                  # 5 seeds, every generator
     python benchmarks/bench_recovery.py --smoke          # one small run, for CI
     python benchmarks/bench_recovery.py --json out.json  # also write every row
+    python benchmarks/bench_recovery.py --topk 2 --methods SpikeSAE NMF  # another topk
 """
 
 import argparse
@@ -48,10 +49,18 @@ CASES["broad_narrow (noiseless)"] = (RECOVERY_GENERATORS["broad_narrow"], {"nois
 
 
 
-def methods(d, n_units, n_train, seed, epochs):
+def _sae_params(epochs, topk):
+    """SpikeSAE parameters that the command line overrides (none by default)."""
+    params = {} if epochs is None else {"n_epochs": epochs}
+    if topk is not None:
+        params["topk"] = topk
+    return params
+
+
+def methods(d, n_units, n_train, seed, epochs, topk=None):
     """Name -> unfitted estimator, every one with ``d`` components."""
-    k = auto_topk(n_units)
-    sae = {} if epochs is None else {"n_epochs": epochs}
+    k = auto_topk(n_units) if topk is None else topk
+    sae = _sae_params(epochs, topk)
     old = wave1_params(n_train, n_units, d_sae=d)
     if epochs is not None:
         old["n_epochs"] = epochs
@@ -61,7 +70,8 @@ def methods(d, n_units, n_train, seed, epochs):
         "SpikeSAE (defaults)": SpikeSAE(d_sae=d, random_state=seed, **sae),
         "SpikeSAE (wave-1 defaults)": SpikeSAE(random_state=seed, **old),
         "MatryoshkaSAE ((8, 2), (d, k))": MatryoshkaSAE(
-            levels=((8, 2), (max(d, 9), k)), random_state=seed, **sae),
+            levels=((8, 2), (max(d, 9), k)), random_state=seed,
+            **{key: value for key, value in sae.items() if key != "topk"}),
         "NMF": NMF(d, **nmf),
         "NMF-KL": NMF(d, beta_loss="kullback-leibler", solver="mu", **nmf),
         "sparse NMF": sparse_nmf(d, random_state=seed).set_params(init=nmf["init"]),
@@ -91,7 +101,7 @@ def score(name, model, train, test, truth):
     return row
 
 
-def run_case(case, seeds, sizes, n_samples, epochs):
+def run_case(case, seeds, sizes, n_samples, epochs, topk=None, only=None):
     make, kwargs = CASES[case]
     rows = []
     for seed in seeds:
@@ -100,7 +110,9 @@ def run_case(case, seeds, sizes, n_samples, epochs):
         train, test = X[:split], X[split:]
         for factor in sizes:
             d = factor * len(truth.dictionary)
-            for name, model in methods(d, X.shape[1], len(train), seed, epochs).items():
+            for name, model in methods(d, X.shape[1], len(train), seed, epochs, topk).items():
+                if only and not any(word in name for word in only):
+                    continue
                 start = time.perf_counter()
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # NMF convergence, dead-latent warnings
@@ -112,12 +124,12 @@ def run_case(case, seeds, sizes, n_samples, epochs):
     return rows
 
 
-def consistency(case, n_samples, epochs, n_models=5):
+def consistency(case, n_samples, epochs, topk=None, n_models=5):
     """Mean pairwise matched cosine of SpikeSAE's dictionaries over model seeds."""
     make, kwargs = CASES[case]
     X, truth = make(n_samples=n_samples, random_state=0, **kwargs)
     train = X[: int(0.7 * len(X))]
-    sae = {} if epochs is None else {"n_epochs": epochs}
+    sae = _sae_params(epochs, topk)
     models = []
     for seed in range(n_models):
         with warnings.catch_warnings():
@@ -159,18 +171,28 @@ def main():
                         help="override every SAE's n_epochs (for quick runs)")
     parser.add_argument("--smoke", action="store_true", help="one tiny run, for CI")
     parser.add_argument("--json", default=None, help="write every row to this file")
+    parser.add_argument("--topk", type=int, default=None,
+                        help="topk of the SAEs and OMP instead of topk='auto'")
+    parser.add_argument("--methods", nargs="+", default=None,
+                        help="run only the methods whose names contain one of these words")
     args = parser.parse_args()
     if args.smoke:
         args.seeds, args.sizes, args.cases = 1, [1, 4], ["parent_child"]
         args.n_samples, args.epochs = 3000, 5
     all_rows = []
+    if args.topk is not None:
+        print(f"topk = {args.topk} for SpikeSAE (defaults), the MatryoshkaSAE's last level "
+              "and OMP (not topk='auto')")
     for case in args.cases:
-        rows = run_case(case, range(args.seeds), args.sizes, args.n_samples, args.epochs)
+        rows = run_case(case, range(args.seeds), args.sizes, args.n_samples, args.epochs,
+                        args.topk, args.methods)
         all_rows += rows
         print(table(rows, case))
         if not args.smoke:
-            print(f"\nseed consistency of SpikeSAE with its defaults (5 model seeds, seed-0 "
-                  f"data, d = planted atoms): {consistency(case, args.n_samples, args.epochs):.3f}")
+            value = consistency(case, args.n_samples, args.epochs, args.topk)
+            setting = "its defaults" if args.topk is None else f"topk={args.topk}"
+            print(f"\nseed consistency of SpikeSAE with {setting} (5 model seeds, seed-0 "
+                  f"data, d = planted atoms): {value:.3f}")
         print(flush=True)
     if args.json:
         with open(args.json, "w") as handle:
