@@ -45,7 +45,7 @@ from ._core.training import (
     iter_batches,
 )
 from ._checkpoints import Checkpoints
-from ._core.data import active_units_per_bin, default_limit_bytes, minimum, training_rows
+from ._core.data import default_limit_bytes, minimum, training_rows
 from ._core.interrupt import stop_signals
 from ._sequence import lag_block, windows
 from .exceptions import DeadLatentWarning, FitInterruptedWarning
@@ -134,12 +134,10 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
     }
 
     # ------------------------------------------------------------ subclass hooks
-    def _make_levels(self, n_samples, n_features, active_units=None):
-        """Tuple of :class:`~sklearn_mini._core.training.Level`, smallest first.
-
-        ``active_units`` (mean active units per non-empty training bin) is for rules
-        that follow the data's sparsity, e.g. ``topk='auto'``.
-        """
+    def _make_levels(self, X):
+        """Tuple of :class:`~sklearn_mini._core.training.Level`, smallest first, for
+        training data ``X`` (its shape, and its sparsity for rules such as
+        ``topk='auto'``)."""
         raise NotImplementedError
 
     def _set_level_attributes(self):
@@ -210,9 +208,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         return torch.tensor(np.asarray(X), dtype=resolve_dtype(self.dtype), device=device)
 
     def _levels_or_raise(self, X):
-        n_samples, n_features = X.shape
-        active = active_units_per_bin(X) if getattr(self, "topk", None) == "auto" else None
-        levels = self._make_levels(n_samples, n_features, active)
+        levels = self._make_levels(X)
         if self.sparsity != "relu":
             for level in levels:
                 if level.k > level.d:

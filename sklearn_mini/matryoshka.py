@@ -207,7 +207,7 @@ mean_l0_, latent_frequency_, output_relu_, n_features_in_, feature_names_in_
         self.checkpoint_every = checkpoint_every
         self.data_memory_limit = data_memory_limit
 
-    def _make_levels(self, n_samples, n_features, active_units=None):
+    def _make_levels(self, X):
         return _validate_levels(self.levels, self.level_weights)
 
     def _set_level_attributes(self):

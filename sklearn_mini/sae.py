@@ -5,7 +5,7 @@ from numbers import Integral
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import _BaseSAE
-from ._core.data import active_units_per_bin  # noqa: F401  (public here, next to auto_topk)
+from ._core.data import active_units_per_bin
 from ._core.training import Level
 
 
@@ -370,7 +370,8 @@ class SpikeSAE(_BaseSAE):
         self.checkpoint_every = checkpoint_every
         self.data_memory_limit = data_memory_limit
 
-    def _make_levels(self, n_samples, n_features, active_units=None):
-        k = auto_topk(n_features, active_units) if self.topk == "auto" else self.topk
+    def _make_levels(self, X):
+        n_samples, n_features = X.shape
+        k = auto_topk(n_features, active_units_per_bin(X)) if self.topk == "auto" else self.topk
         d = auto_d_sae(n_samples, n_features, k) if self.d_sae == "auto" else self.d_sae
         return (Level(d=d, k=k, weight=1.0),)
