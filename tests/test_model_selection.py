@@ -1,6 +1,7 @@
 """Data-driven defaults (d_sae / topk 'auto') and the d_sae descent (DSAESearch)."""
 
 import numpy as np
+import scipy.sparse as sp
 import pytest
 
 from sklearn_mini import SpikeSAE
@@ -26,6 +27,7 @@ def test_active_units_per_bin_by_hand():
     X = np.array([[0, 0, 0], [1, 0, 2], [0, 3, 0], [0, 0, 0], [1, 1, 1]])
     # Non-empty bins hold 2, 1 and 3 active units: mean 2; blocks give the same.
     assert active_units_per_bin(X) == active_units_per_bin(X, block=2) == 2.0
+    assert active_units_per_bin(sp.csr_matrix(X), block=2) == 2.0
     assert active_units_per_bin(np.zeros((4, 3))) == 0.0
 
 

@@ -117,7 +117,7 @@ def active_units_per_bin(X, block=65536):
 
     Parameters
     ----------
-    X : ndarray of shape (n_samples, n_features)
+    X : {ndarray, sparse matrix} of shape (n_samples, n_features)
         Binned counts (read block by block, so a memmap is not loaded whole).
     block : int, default=65536
         Rows read at a time.
@@ -129,7 +129,8 @@ def active_units_per_bin(X, block=65536):
     """
     active = bins = 0
     for start in range(0, X.shape[0], block):
-        counts = np.count_nonzero(np.asarray(X[start:start + block]), axis=1)
+        # ``!= 0`` then a row sum counts non-zeros of a dense block and a sparse one alike.
+        counts = np.asarray((X[start:start + block] != 0).sum(axis=1)).ravel()
         active += int(counts.sum())
         bins += int(np.count_nonzero(counts))
     return active / bins if bins else 0.0
