@@ -27,13 +27,11 @@ means), ``is_broad`` (n_atoms,) marking the broad, frequent patterns and ``name`
 import numpy as np
 from sklearn.utils import Bunch, check_random_state
 
-
-def _unit_rows(a):
-    return a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+from ._simulators import unit_rows
 
 
 def _cosines(atoms):
-    unit = _unit_rows(atoms)
+    unit = unit_rows(atoms)
     return (unit @ unit.T)[np.triu_indices(len(atoms), 1)]
 
 
@@ -64,7 +62,7 @@ def _activations(rng, n_samples, p):
 
 
 def _truth(name, atoms, codes, rates, is_broad, **extra):
-    return Bunch(name=name, dictionary=_unit_rows(atoms), codes=codes, rates=rates,
+    return Bunch(name=name, dictionary=unit_rows(atoms), codes=codes, rates=rates,
                  is_broad=np.asarray(is_broad, dtype=bool), **extra)
 
 

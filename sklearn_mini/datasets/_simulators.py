@@ -66,6 +66,12 @@ def make_sparse_counts(n_samples=5000, n_features=64, n_atoms=32, n_active=3, *,
     return X, Bunch(dictionary=dictionary, codes=codes, rates=rates)
 
 
+def unit_rows(a):
+    """Rows of ``a`` (float64) scaled to unit L2 norm; an all-zero row stays zero."""
+    a = np.asarray(a, dtype=np.float64)
+    return a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
+
+
 def match_atoms(learned, planted):
     """Best cosine similarity of every planted atom with any learned atom.
 
@@ -81,11 +87,7 @@ def match_atoms(learned, planted):
     best : ndarray of shape (n_planted,)
         For every planted atom, the largest cosine with a learned atom.
     """
-    def unit(a):
-        a = np.asarray(a, dtype=np.float64)
-        return a / np.maximum(np.linalg.norm(a, axis=1, keepdims=True), 1e-12)
-
-    return (unit(planted) @ unit(learned).T).max(axis=1)
+    return (unit_rows(planted) @ unit_rows(learned).T).max(axis=1)
 
 
 def make_sparse_spikes(n_units=64, duration=600.0, n_atoms=32, n_active=3, *, bin_size=0.05,
