@@ -47,7 +47,8 @@ RECORDINGS = {
 
 
 def split(spikes, bin_size=0.05):
-    """Binned counts of the first 70% of the time and of the last 30%."""
+    """The first 70% of the time and the last 30%, binned (each unit divided by its
+    training maximum)."""
     cut = spikes.t_start + 0.7 * (spikes.t_stop - spikes.t_start)
     binner = SpikeBinner(bin_size=bin_size, min_rate=0.5)
     train = binner.fit_transform(spikes.restrict(spikes.t_start, cut))
