@@ -47,6 +47,9 @@ from ._core.training import (
 from ._checkpoints import Checkpoints
 from ._core.data import default_limit_bytes, minimum, training_rows
 from ._core.interrupt import stop_signals
+from ._core import stopping
+from ._core.schedules import WARMUP_FRACTION
+from ._core.threads import cpu_threads
 from ._sequence import lag_block, windows
 from .exceptions import DeadLatentWarning, FitInterruptedWarning
 from .metrics import explained_variance
@@ -124,6 +127,10 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         "lr_schedule": [StrOptions({"constant", "cosine_cycle"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "n_epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
+        "tol": [Interval(Real, 0, None, closed="left")],
+        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
+        "early_stopping": ["boolean"],
+        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
         "device": [StrOptions({"auto", "cpu", "cuda"})],
         "dtype": [StrOptions({"float32", "float64"})],
         "random_state": ["random_state"],
@@ -277,6 +284,14 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                  else int(self.data_memory_limit * 2**30))
         return training_rows(X, resolve_dtype(self.dtype), device, limit)
 
+    def _threads(self, module, device):
+        """CPU threads for ``module``, fit and inference alike (:mod:`._core.threads`).
+
+        Chosen from the size of one training product (``batch_size`` x inputs x latents),
+        so a model runs its inference on the threads it was fitted with.
+        """
+        return cpu_threads(self.batch_size * module.n_features * module.d_sae, device)
+
     def _train(self, X, reset, n_epochs=None, schedule=None, groups=None):
         """Fit from scratch (``reset``) or continue training for one epoch."""
         self._check_transform_algorithm()
@@ -286,6 +301,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         if X.shape[0] == 0:
             raise ValueError(f"X has {n_rows} sample(s) but no segment with seq_len="
                              f"{self.seq_len} consecutive bins to train on.")
+        X, X_val = self._validation_split(X) if reset else (X, None)
         n_samples, n_features = X.shape
         levels = self._levels_or_raise(X)
         config, steps_per_epoch = self._train_config(levels, n_samples, n_features)
@@ -311,20 +327,27 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         trainer = Trainer(module, config, generator, device, state)
         resumed = position.epoch if checkpoints is not None else 0
         save = checkpoints.on_epoch_end(trainer) if checkpoints is not None else None
-        with stop_signals() as stop:
+        with stop_signals() as stop, self._threads(module, device):
+            monitor = self._monitor(module, config, X_val, n_epochs, device) if reset else None
             position = trainer.run(data, n_epochs, schedule=schedule, sparsity_warmup=reset,
                                    position=position, stop=stop, on_epoch_end=save,
-                                   reorder=reset)
+                                   reorder=reset, monitor=monitor)
         if stop and checkpoints is not None:
             checkpoints.save(trainer, position)
         module.eval()
-        counts = calibrate_thresholds(module, data, levels, config.sparsifier,
-                                      inference_rows(module.d_sae, device))
-        self._store_fitted(module, levels, config.sparsifier, data, counts)
+        with self._threads(module, device):
+            counts = calibrate_thresholds(module, data, levels, config.sparsifier,
+                                          inference_rows(module.d_sae, device))
+            self._store_fitted(module, levels, config.sparsifier, data, counts)
         self._set_level_attributes()
         self._train_state = trainer.state()
         self._train_state.extra["rng_state"] = generator.get_state()
         self.loss_curve_ = position.curve
+        self.validation_scores_ = position.validation if X_val is not None else None
+        self.best_validation_score_ = (max(position.validation) if X_val is not None
+                                       and position.validation else None)
+        self.converged_ = position.decay_from is not None
+        self.atom_turn_curve_ = position.atom_turns
         self.dead_fraction_curve_ = position.dead_curve
         self.n_iter_ = position.epoch
         self.n_steps_ = trainer.step
@@ -334,6 +357,52 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         elif reset:
             self._warn_dead()
         return self
+
+    # ------------------------------------------------------------ stopping
+    def _validation_split(self, X):
+        """``(train, validation)`` rows: the last ``validation_fraction`` held out."""
+        if not self.early_stopping:
+            return X, None
+        n_val = math.ceil(self.validation_fraction * X.shape[0])
+        if X.shape[0] - n_val < 1:
+            raise ValueError(
+                f"early_stopping holds out {n_val} of the {X.shape[0]} training rows "
+                f"(validation_fraction={self.validation_fraction}), leaving none to train "
+                "on. Lower validation_fraction or pass more rows.")
+        return X[:-n_val], X[-n_val:]
+
+    def _monitor(self, module, config, X_val, n_epochs, device):
+        """The end-of-epoch callback that scores ``X_val`` and applies the stopping rule."""
+        warmup = stopping.warmup_epochs(n_epochs, max(
+            config.l1_warmup, WARMUP_FRACTION if config.lr_schedule == "cosine_cycle" else 0.0))
+        val = None if X_val is None else self._training_rows(X_val, device)
+        truth = None if X_val is None else np.asarray(X_val, dtype=np.float64)
+
+        atoms = [module.W_dec.detach().clone()]
+
+        def monitor(position):
+            if val is not None:
+                position.validation.append(self._validation_score(module, config, val, truth))
+            position.atom_turns.append(stopping.largest_turn(atoms[0], module.W_dec.detach()))
+            atoms[0] = module.W_dec.detach().clone()
+            curve = position.curve if val is None else position.validation
+            if position.decay_from is None and stopping.converged(
+                    curve, self.tol, self.n_iter_no_change, start=warmup,
+                    higher_is_better=val is not None, relative=val is None,
+                    atom_turns=position.atom_turns):
+                position.decay_from = position.epoch
+                position.decay_epochs = stopping.decay_epochs(position.epoch)
+        return monitor
+
+    @staticmethod
+    @torch.no_grad()
+    def _validation_score(module, config, val, truth):
+        """Explained variance of the held-out rows, coded as in training (last level)."""
+        level, sparsifier = config.levels[-1], config.sparsifier
+        blocks = [module.decode(sparsifier.train_codes(module.pre_activations(x)[:, : level.d],
+                                                       level.k, module)).double().cpu().numpy()
+                  for x in val.blocks(config.batch_size)]
+        return explained_variance(truth, np.concatenate(blocks))
 
     def _warn_dead(self):
         if self.dead_fraction_ <= DEAD_WARNING_FRACTION:
@@ -493,7 +562,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         X = windows(X, self.seq_len, groups)
         index = level_index % len(self._levels)
         level = self._levels[index]
-        with torch.inference_mode():
+        with torch.inference_mode(), self._threads(module, device):
             for block in iter_batches(X, inference_rows(module.d_sae, device)):
                 x = self._to_tensor(block, device)
                 if self.transform_algorithm == "omp":

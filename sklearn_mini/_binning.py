@@ -131,16 +131,21 @@ def isi_violation_ratio(n_violations, n_spikes, duration, isi_threshold, min_isi
     return np.where(n_spikes >= 2, ratio, 0.0)
 
 
-def count_isi_violations(times, codes, n_units, isi_threshold, min_isi=0.0):
+def count_isi_violations(times, codes, n_units, isi_threshold, min_isi=0.0, n_per_unit=None):
     """Per unit, the number of consecutive-spike intervals in ``[min_isi, isi_threshold)``.
 
-    ``times`` must be sorted; spikes of one unit are taken in time order.
+    ``times`` must be sorted; spikes of one unit are taken in time order. ``n_per_unit``
+    (``np.bincount(codes, minlength=n_units)``) may be passed when already known.
     """
-    # A stable sort on the narrowest integer type is a radix sort in NumPy: O(n).
+    # A stable sort on the narrowest integer type is a radix sort in NumPy: O(n). In that
+    # order unit u's spikes are the run ends[u - 1]:ends[u]; interval i (spikes i, i + 1)
+    # is one of unit u's when spike i + 1 is still in u's run.
     small = codes.astype(np.uint16 if n_units < 2 ** 16 else np.int64, copy=False)
-    order = np.argsort(small, kind="stable")
-    t, c = times[order], codes[order]
-    isi = np.diff(t)
-    same = c[1:] == c[:-1]
-    bad = same & (isi < isi_threshold) & (isi >= min_isi)
-    return np.bincount(c[1:][bad], minlength=n_units)
+    isi = np.diff(times[np.argsort(small, kind="stable")])
+    short = np.flatnonzero((isi < isi_threshold) & (isi >= min_isi))
+    if n_per_unit is None:
+        n_per_unit = np.bincount(codes, minlength=n_units)
+    ends = np.cumsum(n_per_unit)
+    unit = np.searchsorted(ends, short, side="right")
+    inside = short + 1 < ends[np.minimum(unit, n_units - 1)]
+    return np.bincount(unit[inside], minlength=n_units)

@@ -12,7 +12,7 @@ import torch
 from . import _persistence
 from ._core import checkpoint
 from ._core.data import fingerprint
-from ._core.training import Position, TrainState
+from ._core.training import Position, Trainer, TrainState
 
 # Parameters that do not change what a fit computes: a checkpoint written under other
 # values of these still belongs to the same fit.
@@ -61,11 +61,16 @@ class Checkpoints:
             tensors["rng.epoch"] = trainer.generator.get_state()
         meta = {
             "class": self.class_name, "params": self.params, "data": self.data,
-            "n_epochs": self.n_epochs, "complete": position.epoch >= self.n_epochs,
+            "n_epochs": self.n_epochs,
+            "complete": position.epoch >= Trainer.last_epoch(position, self.n_epochs),
             "position": {"epoch": position.epoch, "batch": position.batch,
                          "running": position.running, "counted": position.counted,
                          "first_step": position.first_step, "curve": position.curve,
-                         "dead_curve": position.dead_curve},
+                         "dead_curve": position.dead_curve,
+                         "validation": position.validation,
+                         "atom_turns": position.atom_turns,
+                         "decay_from": position.decay_from,
+                         "decay_epochs": position.decay_epochs},
             "trainer": {"step": trainer.step, "lr_scale": trainer.lr_scale,
                         "reference_loss": trainer.reference_loss,
                         "has_dead": trainer._has_dead},
@@ -90,6 +95,10 @@ class Checkpoints:
                             running=saved["running"], counted=saved["counted"],
                             first_step=saved["first_step"], curve=list(saved["curve"]),
                             dead_curve=list(saved["dead_curve"]),
+                            validation=list(saved.get("validation", [])),
+                            atom_turns=list(saved.get("atom_turns", [])),
+                            decay_from=saved.get("decay_from"),
+                            decay_epochs=saved.get("decay_epochs", 0),
                             epoch_rng_state=tensors["rng.epoch"],
                             rng_state=tensors.get("rng.now"),
                             firing=tensors.get("firing"), fired=tensors.get("fired"))

@@ -192,7 +192,7 @@ class SpikeBinner(TransformerMixin, BaseEstimator):
         rates = n_per_unit / duration
         violations = isi_violation_ratio(
             count_isi_violations(spikes.times, spikes.codes, spikes.n_units,
-                                 self.isi_threshold, self.min_isi),
+                                 self.isi_threshold, self.min_isi, n_per_unit),
             n_per_unit, duration, self.isi_threshold, self.min_isi)
         reason = np.full(spikes.n_units, "", dtype=object)
         reason[rates < self.min_rate] = f"firing rate < {self.min_rate} Hz"
@@ -227,7 +227,45 @@ class SpikeBinner(TransformerMixin, BaseEstimator):
         self : object
             The fitted binner.
         """
+        self._fit_spikes(self._spikes(X))
+        return self
+
+    @_fit_context(prefer_skip_nested_validation=True)
+    def fit_transform(self, X, y=None):
+        """Fit to ``X`` and bin it: ``fit(X).transform(X)``, converting and binning once.
+
+        Parameters
+        ----------
+        X : SpikeTrains, array of shape (n_spikes, 2), DataFrame, dict, list, TsGroup
+            Training spikes.
+        y : None
+            Ignored.
+
+        Returns
+        -------
+        Xt : ndarray or csr_matrix of shape (n_bins, n_units_kept)
+            Normalised counts of the kept units, as :meth:`transform` returns them.
+        """
         spikes = self._spikes(X)
+        if self.normalize == "zscore" or self.sparse_output:
+            return self._counts(*self._fit_spikes(spikes))
+        # Count once: the raw counts give the maxima, then are divided in place (the
+        # same float64 division, cast once, as transform's).
+        rows, cols, starts = self._fit_units(spikes)
+        counts = dense_counts(rows, cols, starts.size, len(self.unit_ids_), np.dtype(self.dtype))
+        self._learn_scale(counts.max(axis=0).astype(np.float64), None, None)
+        if self.normalize is not None:
+            np.divide(counts, self.scale_, out=counts, casting="unsafe")
+        return counts
+
+    def _fit_spikes(self, spikes):
+        """Quality control and normalisation from ``spikes``; returns their binning."""
+        rows, cols, starts = self._fit_units(spikes)
+        self._learn_scale(*column_stats(rows, cols, starts.size, len(self.unit_ids_)))
+        return rows, cols, starts
+
+    def _fit_units(self, spikes):
+        """Quality control of the units of ``spikes``; returns their binning."""
         if self.normalize == "zscore" and self.sparse_output:
             raise ValueError("normalize='zscore' makes zeros non-zero; it cannot be combined "
                              "with sparse_output=True.")
@@ -246,9 +284,10 @@ class SpikeBinner(TransformerMixin, BaseEstimator):
         self.t_start_ = float(bin_edges(self._anchor(), self.bin_size,
                                         grid_span(self._anchor(), self.bin_size,
                                                   spikes.t_start, spikes.t_stop)[0], 1)[0])
-        rows, cols, starts = bin_spikes(spikes, self.bin_size, self._columns(spikes),
-                                        anchor=self._anchor())
-        peak, mean, std = column_stats(rows, cols, starts.size, len(self.unit_ids_))
+        return bin_spikes(spikes, self.bin_size, self._columns(spikes), anchor=self._anchor())
+
+    def _learn_scale(self, peak, mean, std):
+        """``scale_`` and ``mean_`` from the per-unit maxima, means and deviations."""
         self.mean_ = np.zeros(len(self.unit_ids_))
         self.scale_ = np.ones(len(self.unit_ids_))
         if self.normalize == "max":
@@ -258,7 +297,6 @@ class SpikeBinner(TransformerMixin, BaseEstimator):
         elif self.normalize == "zscore":
             self.mean_, self.scale_ = mean, std
         self.scale_[self.scale_ == 0] = 1.0  # silent in training: leave counts unscaled
-        return self
 
     # ------------------------------------------------------------------ transform
     def _anchor(self):
@@ -288,7 +326,10 @@ class SpikeBinner(TransformerMixin, BaseEstimator):
             One row per time bin of every valid interval, in time order.
         """
         check_is_fitted(self)
-        rows, cols, starts = self._binned(X)
+        return self._counts(*self._binned(X))
+
+    def _counts(self, rows, cols, starts):
+        """The normalised (n_bins, n_units_kept) matrix of binned spike coordinates."""
         shape, dtype = (starts.size, len(self.unit_ids_)), np.dtype(self.dtype)
         if self.sparse_output:
             counts = sp.csr_matrix((np.ones(rows.size), (rows, cols)), shape=shape)

@@ -78,7 +78,7 @@ class MatryoshkaSAE(_BaseSAE):
     sparsity, loss, tau, l1_coef, l1_penalty, tanh_A, tanh_B, l1_warmup, l0_coef, \
 bandwidth, eps, decoder_layers, positive_dict, seq_len, transform_algorithm, decoder_path, aux_coef, k_aux, \
 dead_window, decoder_bias_init, subtract_decoder_bias, output_relu, optimizer, momentum_decay, lr, lr_schedule, \
-batch_size, n_epochs, device, dtype, random_state, verbose, checkpoint_dir, checkpoint_every, \
+batch_size, n_epochs, tol, n_iter_no_change, early_stopping, validation_fraction, device, dtype, random_state, verbose, checkpoint_dir, checkpoint_every, \
 data_memory_limit
         As for :class:`~sklearn_mini.SpikeSAE`. With ``'batchtopk'`` each level keeps the
         ``k_l * batch_size`` largest pre-activations of its prefix during training and
@@ -101,7 +101,8 @@ data_memory_limit
         Fraction of each level's block that never fires at that level's inference.
     dead_fraction_ : float
         Fraction of all latents that fire at no level's inference.
-    d_sae_, topk_, loss_curve_, dead_fraction_curve_, n_iter_, n_steps_, n_epochs_resumed_, \
+    d_sae_, topk_, loss_curve_, validation_scores_, best_validation_score_, dead_fraction_curve_, \
+n_iter_, converged_, atom_turn_curve_, n_steps_, n_epochs_resumed_, \
 mean_l0_, latent_frequency_, output_relu_, n_features_in_, feature_names_in_
         As for :class:`~sklearn_mini.SpikeSAE` (``topk_``, ``mean_l0_`` and
         ``latent_frequency_`` at the largest level).
@@ -159,6 +160,10 @@ mean_l0_, latent_frequency_, output_relu_, n_features_in_, feature_names_in_
         lr_schedule="cosine_cycle",
         batch_size=1024,
         n_epochs="auto",
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
         device="auto",
         dtype="float32",
         random_state=None,
@@ -199,6 +204,10 @@ mean_l0_, latent_frequency_, output_relu_, n_features_in_, feature_names_in_
         self.lr_schedule = lr_schedule
         self.batch_size = batch_size
         self.n_epochs = n_epochs
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
         self.device = device
         self.dtype = dtype
         self.random_state = random_state

@@ -185,10 +185,29 @@ class SpikeSAE(_BaseSAE):
     batch_size : int, default=1024
         Samples per optimiser step (capped at ``n_samples``).
     n_epochs : int or 'auto', default='auto'
-        Passes over the training data. ``'auto'`` runs at least 20 epochs and at least
+        Most passes over the training data; the convergence rule (``tol``,
+        ``n_iter_no_change``) usually ends the fit earlier. The learning-rate schedule
+        is laid out over these epochs. ``'auto'`` plans at least 20 epochs and at least
         4000 optimiser steps (at most 1000 epochs), so small recordings are not
         under-trained (1000 steps left most planted atoms mixed; see the user guide's
         "Features you can trust").
+    tol : float, default=1e-4
+        Smallest improvement that counts for the convergence rule: relative to the best
+        training loss so far, or, with ``early_stopping``, absolute in held-out
+        explained variance.
+    n_iter_no_change : int or None, default=10
+        The fit is converged after this many epochs in a row without an improvement of
+        ``tol`` and without any atom turning by 0.01 or more (``1 - cosine``; a latent
+        jumping to another pattern; epochs of the warm-up, the first 10% of
+        ``n_epochs``, do not count). A converged fit decays its learning rate over a further fifth of the epochs it
+        ran, then stops (the user guide's "Speed": stopping at the plateau's learning
+        rate would return a noisier model). ``None`` trains all ``n_epochs``.
+    early_stopping : bool, default=False
+        Hold out the last ``validation_fraction`` of the rows (the end of the recording,
+        never shuffled in) and judge convergence by their explained variance after every
+        epoch instead of by the training loss. Those rows are not trained on.
+    validation_fraction : float, default=0.1
+        Fraction of the rows held out with ``early_stopping``, in (0, 1).
     device : {'auto', 'cpu', 'cuda'}, default='auto'
         Where to train and infer; ``'auto'`` uses CUDA when available. Results are
         identical in semantics on both; CPU fits are bit-reproducible.
@@ -240,8 +259,19 @@ class SpikeSAE(_BaseSAE):
         Active latents per sample used (``topk``, or the value ``'auto'`` chose).
     loss_curve_ : list of float
         Mean training loss of every epoch.
+    validation_scores_ : list of float or None
+        With ``early_stopping``: explained variance of the held-out rows after every
+        epoch (codes as in training, the last level's); ``None`` otherwise.
+    best_validation_score_ : float or None
+        The largest of ``validation_scores_``; ``None`` without ``early_stopping``.
     n_iter_ : int
-        Number of epochs run.
+        Number of epochs run (at most ``n_epochs``).
+    atom_turn_curve_ : list of float
+        Largest turn of any atom in every epoch of ``fit`` (``1 - cosine`` with itself at
+        the end of the epoch before), which the convergence rule also watches.
+    converged_ : bool
+        Whether the convergence rule ended the fit (after its final decay) rather than
+        ``n_epochs``.
     n_steps_ : int
         Number of optimiser steps run.
     dead_fraction_ : float
@@ -324,6 +354,10 @@ class SpikeSAE(_BaseSAE):
         lr_schedule="cosine_cycle",
         batch_size=1024,
         n_epochs="auto",
+        tol=1e-4,
+        n_iter_no_change=10,
+        early_stopping=False,
+        validation_fraction=0.1,
         device="auto",
         dtype="float32",
         random_state=None,
@@ -362,6 +396,10 @@ class SpikeSAE(_BaseSAE):
         self.lr_schedule = lr_schedule
         self.batch_size = batch_size
         self.n_epochs = n_epochs
+        self.tol = tol
+        self.n_iter_no_change = n_iter_no_change
+        self.early_stopping = early_stopping
+        self.validation_fraction = validation_fraction
         self.device = device
         self.dtype = dtype
         self.random_state = random_state

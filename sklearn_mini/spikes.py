@@ -27,12 +27,15 @@ def _encode_units(units):
     """Unit ids as (codes, unit_ids); ids must be integers or strings."""
     units = np.asarray(units)
     if units.dtype.kind == "f":
-        if not np.all(np.isfinite(units)) or np.any(units != np.round(units)):
+        # One cast and one comparison: NaN, inf and fractions do not survive the round trip.
+        with np.errstate(invalid="ignore"):
+            as_int = units.astype(np.int64)
+        if np.any(as_int != units):
             raise ValueError(
                 "Unit ids must be integers or strings; got non-integer floating-point ids "
                 "(is the (n_spikes, 2) array in [time, unit] column order?)."
             )
-        units = units.astype(np.int64)
+        units = as_int
     elif units.dtype.kind == "b" or units.dtype.kind not in "iuUSO":
         raise ValueError(f"Unit ids must be integers or strings, got dtype {units.dtype}.")
     if units.dtype.kind == "O":
@@ -44,8 +47,10 @@ def _encode_units(units):
         present = np.zeros(int(units.max()) + 1, dtype=bool)
         present[units] = True
         unit_ids = np.flatnonzero(present)
+        if unit_ids.size == present.size:  # ids 0..n-1, all present: they are the codes
+            return units.astype(np.int64, copy=False), unit_ids
         lut = np.cumsum(present) - 1
-        return lut[units].astype(np.int64), unit_ids
+        return lut[units], unit_ids  # cumsum of bools is int64 already
     unit_ids, codes = np.unique(units, return_inverse=True)
     return codes.astype(np.int64), unit_ids
 

@@ -13,7 +13,7 @@ from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import make_pipeline
 
 from sklearn_mini import SpikeBinner, SpikeSAE, SpikeTrains
-from sklearn_mini._binning import isi_violation_ratio
+from sklearn_mini._binning import count_isi_violations, isi_violation_ratio
 
 from .conftest import simulated_spikes
 
@@ -89,6 +89,35 @@ def test_bin_times_and_feature_names():
 
 
 # ----------------------------------------------------------------------- QC
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.floats(0, 0.05), st.integers(0, 4)), max_size=60),
+       st.integers(5, 7))
+def test_isi_violations_count_each_units_consecutive_intervals(spikes, n_units):
+    times = np.array([t for t, _ in spikes], dtype=np.float64)
+    codes = np.array([u for _, u in spikes], dtype=np.int64)
+    order = np.argsort(times, kind="stable")
+    times, codes = times[order], codes[order]
+    expected = [int(np.sum((np.diff(times[codes == u]) < 0.002)
+                           & (np.diff(times[codes == u]) >= 0.0005))) for u in range(n_units)]
+    got = count_isi_violations(times, codes, n_units, 0.002, 0.0005)
+    assert got.tolist() == expected
+
+
+@pytest.mark.parametrize("params", [{}, {"normalize": "zscore"}, {"normalize": None},
+                                    {"normalize": "global_max"}, {"dtype": "float64"},
+                                    {"normalize": "global_max", "sparse_output": True}])
+def test_fit_transform_is_fit_then_transform(params):
+    spikes = simulated_spikes(n_units=12, duration=30.0)
+    binner = SpikeBinner(min_rate=0, **params)
+    once = binner.fit_transform(spikes)
+    twice = clone(binner).fit(spikes).transform(spikes)
+    if params.get("sparse_output"):
+        once, twice = once.toarray(), twice.toarray()
+    np.testing.assert_array_equal(once, twice)
+    assert once.dtype == twice.dtype == np.dtype(params.get("dtype", "float32"))
+    np.testing.assert_array_equal(binner.scale_, clone(binner).fit(spikes).scale_)
+
+
 def test_isi_violation_ratio_hand_value():
     # V=4 violations, N=100 spikes, T=200 s, 2 ms refractory, no censored period:
     # 4 * 200 / (2 * 100**2 * 0.002) = 800 / 40 = 20

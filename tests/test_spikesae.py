@@ -63,12 +63,17 @@ def test_d_sae_auto_rule():
 
 def test_n_epochs_auto_guarantees_enough_steps():
     X, _ = make_sparse_counts(n_samples=3000, n_features=8, n_atoms=4, random_state=0)
-    sae = SpikeSAE(d_sae=8, topk=2, batch_size=100, random_state=0).fit(X)
+    # The budget 'auto' plans (the convergence rule switched off to see all of it).
+    sae = SpikeSAE(d_sae=8, topk=2, batch_size=100, n_iter_no_change=None,
+                   random_state=0).fit(X)
     # 30 steps per epoch: at least 4000 steps -> ceil(4000 / 30) = 134 epochs
     assert sae.n_iter_ == 134 and sae.n_steps_ == 4020
     # ... but at most 1000 epochs: 3 steps per epoch stop at 3000 steps.
-    short = SpikeSAE(d_sae=8, topk=2, batch_size=100, random_state=0).fit(X[:300])
+    short = SpikeSAE(d_sae=8, topk=2, batch_size=100, n_iter_no_change=None,
+                     random_state=0).fit(X[:300])
     assert short.n_iter_ == 1000 and short.n_steps_ == 3000
+    # With the rule the same fit may end earlier, never later.
+    assert SpikeSAE(d_sae=8, topk=2, batch_size=100, random_state=0).fit(X).n_iter_ <= 134
 
 
 def test_feature_names_and_pandas_output(fitted, counts):

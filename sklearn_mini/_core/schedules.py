@@ -49,4 +49,18 @@ def cosine_cycle_lr(step, n_steps, lr, min_lr_ratio=MIN_LR_RATIO):
     return base + cycle
 
 
+def final_decay_lr(step, n_steps, start_lr, lr, min_lr_ratio=MIN_LR_RATIO):
+    """Cosine from ``start_lr`` to ``min_lr_ratio * lr`` over ``n_steps`` steps.
+
+    The decay a converged fit runs before it stops (:mod:`.stopping`): at ``step = 0``
+    the rate is ``start_lr`` (where the schedule was), at ``step >= n_steps`` it is the
+    schedule's minimum ``min_lr_ratio * lr``.
+    """
+    if n_steps < 1:
+        raise ValueError(f"n_steps must be >= 1, got {n_steps}.")
+    low = min(start_lr, min_lr_ratio * lr)
+    t = min(max(step, 0), n_steps)
+    return low + (start_lr - low) * 0.5 * (1.0 + math.cos(math.pi * t / n_steps))
+
+
 SCHEDULES = {"constant": constant_lr, "cosine_cycle": cosine_cycle_lr}

@@ -10,7 +10,7 @@ from tqdm.auto import tqdm
 
 from . import losses
 from .data import as_rows
-from .schedules import SCHEDULES
+from .schedules import SCHEDULES, final_decay_lr
 from .sparsity import (
     Selection,
     SparsityInputs,
@@ -109,6 +109,10 @@ class Position:
     first_step: int = 0  # trainer step at which this fit's schedule started
     curve: list = field(default_factory=list)  # mean loss of every completed epoch
     dead_curve: list = field(default_factory=list)  # fraction not fired in each epoch
+    validation: list = field(default_factory=list)  # held-out score after every epoch
+    atom_turns: list = field(default_factory=list)  # largest atom turn of every epoch
+    decay_from: int | None = None  # epochs done when the convergence rule fired
+    decay_epochs: int = 0  # length of the final decay that followed
     epoch_rng_state: torch.Tensor | None = None  # generator before this epoch's permutation
     rng_state: torch.Tensor | None = None  # generator at the stop (mid-epoch only)
     firing: torch.Tensor | None = None  # this epoch's last-level firing counts (mid-epoch only)
@@ -392,8 +396,24 @@ class Trainer:
         """Linear warm-up of the sparsity coefficient over ``warmup_steps`` steps."""
         self.sparsity_scale = 1.0 if warmup_steps <= 0 else min(1.0, (done + 1) / warmup_steps)
 
+    def _lr(self, pos, lr_at, total_steps, steps_per_epoch):
+        """Learning rate of the next step: the schedule's, or the final decay's."""
+        done, lr = self.step - pos.first_step, self.cfg.lr
+        if pos.decay_from is None:
+            return lr_at(done, total_steps, lr)
+        start = pos.decay_from * steps_per_epoch
+        return final_decay_lr(done - start, pos.decay_epochs * steps_per_epoch,
+                              lr_at(start, total_steps, lr), lr)
+
+    @staticmethod
+    def last_epoch(pos, n_epochs):
+        """The epoch count at which the run ends: ``n_epochs``, or the final decay's end."""
+        if pos.decay_from is None:
+            return n_epochs
+        return min(n_epochs, pos.decay_from + pos.decay_epochs)
+
     def run(self, X, n_epochs, schedule=None, sparsity_warmup=True, position=None,
-            stop=None, on_epoch_end=None, reorder=True):
+            stop=None, on_epoch_end=None, reorder=True, monitor=None):
         """Train until ``n_epochs`` epochs over ``X`` are complete.
 
         ``X`` is a device tensor or a :mod:`.data` rows object. ``schedule`` names the
@@ -404,8 +424,11 @@ class Trainer:
         where it stopped; ``stop`` is checked after every step (a truthy value ends the
         run there); ``on_epoch_end(position)`` runs after each epoch. With ``reorder``
         and the config's ``reorder``, latents are sorted by firing frequency at the end
-        of each epoch in the first ``REORDER_FRACTION`` of the fit. Returns the
-        position: its ``curve`` holds the mean loss of every completed epoch.
+        of each epoch in the first ``REORDER_FRACTION`` of the fit. ``monitor(position)``
+        runs after each epoch, before ``on_epoch_end``; when it sets the position's
+        ``decay_from`` (the convergence rule of :mod:`.stopping`), the learning rate
+        decays over its ``decay_epochs`` and the run ends there. Returns the position:
+        its ``curve`` holds the mean loss of every completed epoch.
         """
         data = as_rows(X)
         cfg = self.cfg
@@ -422,7 +445,7 @@ class Trainer:
         bar = tqdm(total=total_steps, initial=pos.epoch * steps_per_epoch + pos.batch,
                    desc="SAE fit", unit="step", disable=cfg.verbose < 1)
         try:
-            while pos.epoch < n_epochs:
+            while pos.epoch < self.last_epoch(pos, n_epochs):
                 order = self._epoch_order(pos, n, data)
                 running = torch.tensor(pos.running, dtype=torch.float64, device=self.device)
                 counted = torch.tensor(pos.counted, dtype=torch.long, device=self.device)
@@ -433,7 +456,7 @@ class Trainer:
                 for i in range(pos.batch, steps_per_epoch):
                     start = i * batch_size
                     batch = data.take(order[start:start + batch_size])
-                    lr = lr_at(self.step - pos.first_step, total_steps, cfg.lr)
+                    lr = self._lr(pos, lr_at, total_steps, steps_per_epoch)
                     self._set_sparsity_scale(self.step - pos.first_step, warmup_steps)
                     loss = self.train_step(batch, lr).double()
                     finite = torch.isfinite(loss)
@@ -458,6 +481,8 @@ class Trainer:
                     self._reorder_latents()
                 pos.epoch, pos.batch, pos.running, pos.counted = pos.epoch + 1, 0, 0.0, 0
                 pos.epoch_rng_state = pos.rng_state = pos.firing = pos.fired = None
+                if monitor is not None:
+                    monitor(pos)
                 if on_epoch_end is not None:
                     on_epoch_end(pos)
                 if stop:
