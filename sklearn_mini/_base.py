@@ -328,7 +328,8 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         resumed = position.epoch if checkpoints is not None else 0
         save = checkpoints.on_epoch_end(trainer) if checkpoints is not None else None
         with stop_signals() as stop, self._threads(module, device):
-            monitor = self._monitor(module, config, X_val, n_epochs, device) if reset else None
+            monitor = (self._monitor(module, config, X_val, n_epochs, device, position)
+                       if reset else None)
             position = trainer.run(data, n_epochs, schedule=schedule, sparsity_warmup=reset,
                                    position=position, stop=stop, on_epoch_end=save,
                                    reorder=reset, monitor=monitor)
@@ -371,20 +372,26 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
                 "on. Lower validation_fraction or pass more rows.")
         return X[:-n_val], X[-n_val:]
 
-    def _monitor(self, module, config, X_val, n_epochs, device):
-        """The end-of-epoch callback that scores ``X_val`` and applies the stopping rule."""
+    def _monitor(self, module, config, X_val, n_epochs, device, position):
+        """The end-of-epoch callback that scores ``X_val`` and applies the stopping rule.
+
+        The atoms at the start of each epoch live in ``position`` (and in a mid-epoch
+        checkpoint), so a resumed fit measures the same atom turns as an uninterrupted one.
+        """
         warmup = stopping.warmup_epochs(n_epochs, max(
             config.l1_warmup, WARMUP_FRACTION if config.lr_schedule == "cosine_cycle" else 0.0))
         val = None if X_val is None else self._training_rows(X_val, device)
         truth = None if X_val is None else np.asarray(X_val, dtype=np.float64)
 
-        atoms = [module.W_dec.detach().clone()]
+        if position.epoch_atoms is None:
+            position.epoch_atoms = module.W_dec.detach().clone()
 
         def monitor(position):
             if val is not None:
                 position.validation.append(self._validation_score(module, config, val, truth))
-            position.atom_turns.append(stopping.largest_turn(atoms[0], module.W_dec.detach()))
-            atoms[0] = module.W_dec.detach().clone()
+            now = module.W_dec.detach()
+            position.atom_turns.append(stopping.largest_turn(position.epoch_atoms.to(now), now))
+            position.epoch_atoms = now.clone()
             curve = position.curve if val is None else position.validation
             if position.decay_from is None and stopping.converged(
                     curve, self.tol, self.n_iter_no_change, start=warmup,

@@ -43,7 +43,8 @@ class Checkpoints:
     def on_epoch_end(self, trainer):
         """The trainer's epoch-end hook: a checkpoint every ``every`` epochs and at the end."""
         def hook(position):
-            if position.epoch % self.every == 0 or position.epoch >= self.n_epochs:
+            if (position.epoch % self.every == 0
+                    or position.epoch >= Trainer.last_epoch(position, self.n_epochs)):
                 self.save(trainer, position)
         return hook
 
@@ -57,6 +58,8 @@ class Checkpoints:
             if position.firing is not None:  # latent reordering's counts so far
                 tensors["firing"] = position.firing
             tensors["fired"] = position.fired
+            if position.epoch_atoms is not None:  # the stopping rule's reference atoms
+                tensors["atoms.epoch"] = position.epoch_atoms
         else:
             tensors["rng.epoch"] = trainer.generator.get_state()
         meta = {
@@ -101,7 +104,8 @@ class Checkpoints:
                             decay_epochs=saved.get("decay_epochs", 0),
                             epoch_rng_state=tensors["rng.epoch"],
                             rng_state=tensors.get("rng.now"),
-                            firing=tensors.get("firing"), fired=tensors.get("fired"))
+                            firing=tensors.get("firing"), fired=tensors.get("fired"),
+                            epoch_atoms=tensors.get("atoms.epoch"))
         generator.set_state(tensors.get("rng.now", tensors["rng.epoch"]))
         trainer = meta["trainer"]
         state = TrainState(

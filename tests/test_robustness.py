@@ -78,6 +78,28 @@ def test_stopped_fit_resumes_to_the_uninterrupted_result(make, n_checks, X, tmp_
     assert resumed.loss_curve_ == reference.loss_curve_
 
 
+# 22 steps an epoch (batch 64, 1350 training rows); the rule fires after epoch 20 and the
+# decay ends the fit at epoch 24: stop before, just after and inside the decay.
+@pytest.mark.parametrize("n_checks", [100, 445, 500])
+def test_a_fit_stopped_around_its_convergence_resumes_exactly(n_checks, X, tmp_path, stop_after):
+    def make(**kw):
+        return SpikeSAE(**fast_sae_params(n_epochs=80, n_iter_no_change=3, tol=0.01,
+                                          early_stopping=True, **kw))
+
+    reference = make().fit(X)
+    assert reference.converged_ and reference.n_iter_ == 24
+    stop_after(n_checks)
+    with pytest.warns(FitInterruptedWarning):
+        stopped = make(checkpoint_dir=tmp_path).fit(X)
+    stop_after(10**9)
+    resumed = make(checkpoint_dir=tmp_path).fit(X)
+    assert resumed.n_epochs_resumed_ == stopped.n_iter_ < resumed.n_iter_ == reference.n_iter_
+    np.testing.assert_array_equal(resumed.components_, reference.components_)
+    assert resumed.loss_curve_ == reference.loss_curve_
+    assert resumed.validation_scores_ == reference.validation_scores_
+    assert resumed.atom_turn_curve_ == reference.atom_turn_curve_
+
+
 def test_checkpoints_every_n_epochs_atomically(X, tmp_path):
     sae = SpikeSAE(**fast_sae_params(n_epochs=5, checkpoint_dir=tmp_path, checkpoint_every=2)).fit(X)
     assert [p.name for p in tmp_path.iterdir()] == [checkpoint.FILE_NAME]  # no temp file left

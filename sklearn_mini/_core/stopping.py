@@ -16,6 +16,9 @@ loss), and each jump recovered more (97% by epoch 65). So the rule also asks tha
 turned by more than ``ATOM_TURN_TOL`` (``1 - cosine`` with itself an epoch earlier) in
 those ``n_iter_no_change`` epochs: quiet drift there was 1e-3 to 6e-3, jumps 1e-2 to 1e-1.
 
+MatryoshkaSAE's renumbering of latents by frequency (the first half of its fit) moves
+atoms between positions, which counts as turning: the rule does not fire while it runs.
+
 A converged fit does not stop at once at its plateau learning rate: it enters a final
 decay of ``DECAY_FRACTION`` of the epochs done so far (at least one), cosine from the
 rate it had to the schedule's minimum, and stops at its end. Stopping at the plateau

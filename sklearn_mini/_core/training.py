@@ -111,6 +111,7 @@ class Position:
     dead_curve: list = field(default_factory=list)  # fraction not fired in each epoch
     validation: list = field(default_factory=list)  # held-out score after every epoch
     atom_turns: list = field(default_factory=list)  # largest atom turn of every epoch
+    epoch_atoms: torch.Tensor | None = None  # decoder at the start of this epoch (stopping rule)
     decay_from: int | None = None  # epochs done when the convergence rule fired
     decay_epochs: int = 0  # length of the final decay that followed
     epoch_rng_state: torch.Tensor | None = None  # generator before this epoch's permutation
