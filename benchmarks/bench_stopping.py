@@ -8,13 +8,16 @@ train, the last 30% are held out and scored. Reported: epochs, optimiser steps, 
 seconds and held-out explained variance; ``--json`` also writes every curve and
 ``--plot`` draws them (training loss, the epoch where the rule fired, held-out scores).
 
-Data sets: an MEA-sized stand-in (18,000 bins x 739 units of Poisson spiking from a
+Data sets: planted assemblies that share units
+(:func:`sklearn_mini.datasets.make_shared_assemblies`, 20,000 bins x 60 units), an
+MEA-sized stand-in (18,000 bins x 739 units of Poisson spiking from a
 planted dictionary, :func:`sklearn_mini.datasets.make_dictionary_spikes`; no such
 recording is in the shared data) and the retinal waves of ``../shared/data`` (50 ms
-bins, units >= 0.5 Hz, ``bench_recordings.split``; skipped when absent), both divided
+bins, units >= 0.5 Hz, ``bench_recordings.split``; skipped when absent), each divided
 by the training maximum of every unit.
 
-    python benchmarks/bench_stopping.py                       # both data sets
+    python benchmarks/bench_stopping.py                       # every data set
+    python benchmarks/bench_stopping.py --only waves          # one of planted, mea, waves
     python benchmarks/bench_stopping.py --json out.json --plot curves.png
     python benchmarks/bench_stopping.py --smoke               # seconds-long run, for CI
 """
@@ -27,7 +30,7 @@ import warnings
 import numpy as np
 
 from sklearn_mini import SpikeSAE
-from sklearn_mini.datasets import make_dictionary_spikes
+from sklearn_mini.datasets import make_dictionary_spikes, make_shared_assemblies
 
 from bench_recordings import load_split
 
@@ -47,23 +50,32 @@ def split(X):
     return X[:cut] / scale, X[cut:] / scale
 
 
-def datasets(smoke, data_dir):
+def datasets(smoke, data_dir, only=None):
     if smoke:
         X, _ = make_dictionary_spikes(n_samples=1500, n_units=40, n_broad=2, n_narrow=10,
                                       random_state=0)
         yield "smoke stand-in (1500 x 40)", split(X)
         return
-    X, _ = make_dictionary_spikes(n_samples=18_000, n_units=739, n_broad=4, n_narrow=150,
-                                  random_state=0)
-    yield "MEA stand-in (18000 x 739)", split(X)
+    if only in (None, "planted"):
+        X, _ = make_shared_assemblies(random_state=0)
+        yield "shared assemblies (planted, 20000 x 60)", split(X)
+    if only == "planted":
+        return
+    if only in (None, "mea"):
+        X, _ = make_dictionary_spikes(n_samples=18_000, n_units=739, n_broad=4, n_narrow=150,
+                                      random_state=0)
+        yield "MEA stand-in (18000 x 739)", split(X)
+    if only == "mea":
+        return
     waves = load_split(data_dir, "retinal waves")
     if waves is not None:
         yield "retinal waves (50 ms)", tuple(np.asarray(x, dtype=np.float32) for x in waves)
 
 
-def run(name, X_train, X_test, seed, smoke):
+def run(name, X_train, X_test, seed, smoke, rules=tuple(RULES)):
     rows = []
-    for rule, params in RULES.items():
+    for rule in rules:
+        params = RULES[rule]
         if smoke:
             params = {**params, "n_epochs": 30}
         sae = SpikeSAE(random_state=seed, **params)
@@ -110,6 +122,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--data", default="../shared/data")
+    parser.add_argument("--only", choices=["planted", "mea", "waves"], default=None,
+                        help="one data set only (the MEA stand-in's fits take ~20 min each)")
+    parser.add_argument("--rules", nargs="+", default=list(RULES), choices=list(RULES),
+                        help="rules to run (default: all three)")
     parser.add_argument("--json")
     parser.add_argument("--plot")
     parser.add_argument("--smoke", action="store_true")
@@ -118,8 +134,8 @@ def main():
     print("| data | rule | epochs | steps | fit s | held-out EV | dead |")
     print("|---|---|---|---|---|---|---|")
     rows = []
-    for name, (X_train, X_test) in datasets(args.smoke, args.data):
-        rows += run(name, X_train, X_test, args.seed, args.smoke)
+    for name, (X_train, X_test) in datasets(args.smoke, args.data, args.only):
+        rows += run(name, X_train, X_test, args.seed, args.smoke, args.rules)
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(rows, fh)
