@@ -327,16 +327,16 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         trainer = Trainer(module, config, generator, device, state)
         resumed = position.epoch if checkpoints is not None else 0
         save = checkpoints.on_epoch_end(trainer) if checkpoints is not None else None
-        with stop_signals() as stop, self._threads(module, device):
-            monitor = (self._monitor(module, config, X_val, n_epochs, device, position)
-                       if reset else None)
-            position = trainer.run(data, n_epochs, schedule=schedule, sparsity_warmup=reset,
-                                   position=position, stop=stop, on_epoch_end=save,
-                                   reorder=reset, monitor=monitor)
-        if stop and checkpoints is not None:
-            checkpoints.save(trainer, position)
-        module.eval()
         with self._threads(module, device):
+            with stop_signals() as stop:
+                monitor = (self._monitor(module, config, X_val, n_epochs, device, position)
+                           if reset else None)
+                position = trainer.run(data, n_epochs, schedule=schedule,
+                                       sparsity_warmup=reset, position=position, stop=stop,
+                                       on_epoch_end=save, reorder=reset, monitor=monitor)
+            if stop and checkpoints is not None:
+                checkpoints.save(trainer, position)
+            module.eval()
             counts = calibrate_thresholds(module, data, levels, config.sparsifier,
                                           inference_rows(module.d_sae, device))
             self._store_fitted(module, levels, config.sparsifier, data, counts)

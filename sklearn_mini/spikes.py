@@ -26,6 +26,7 @@ def to_seconds(values, time_unit="s", sampling_rate=None):
 def _encode_units(units):
     """Unit ids as (codes, unit_ids); ids must be integers or strings."""
     units = np.asarray(units)
+    owned = False  # whether ``units`` is an array made here (safe to return as codes)
     if units.dtype.kind == "f":
         # One cast and one comparison: NaN, inf and fractions do not survive the round trip.
         with np.errstate(invalid="ignore"):
@@ -35,7 +36,7 @@ def _encode_units(units):
                 "Unit ids must be integers or strings; got non-integer floating-point ids "
                 "(is the (n_spikes, 2) array in [time, unit] column order?)."
             )
-        units = as_int
+        units, owned = as_int, True
     elif units.dtype.kind == "b" or units.dtype.kind not in "iuUSO":
         raise ValueError(f"Unit ids must be integers or strings, got dtype {units.dtype}.")
     if units.dtype.kind == "O":
@@ -48,7 +49,8 @@ def _encode_units(units):
         present[units] = True
         unit_ids = np.flatnonzero(present)
         if unit_ids.size == present.size:  # ids 0..n-1, all present: they are the codes
-            return units.astype(np.int64, copy=False), unit_ids
+            # ... but never the caller's own array: the container must not alias input.
+            return units if owned else units.astype(np.int64), unit_ids
         lut = np.cumsum(present) - 1
         return lut[units], unit_ids  # cumsum of bools is int64 already
     unit_ids, codes = np.unique(units, return_inverse=True)

@@ -340,3 +340,10 @@ def test_grid_search_over_bin_size_and_topk_on_contiguous_blocks():
     assert np.isfinite(search.cv_results_["mean_test_score"]).all()
     # The plain (n_spikes, 2) array works too (its folds are blocks of time as well).
     GridSearchCV(pipe, {"spikesae__topk": [4]}, cv=KFold(2)).fit(simulated_spikes(duration=30.0))
+
+
+def test_unit_codes_never_alias_the_callers_array():
+    units = np.array([0, 1, 2, 1, 0])  # ids 0..n-1: the codes equal them
+    spikes = SpikeTrains(np.linspace(0.0, 1.0, 5), units)
+    assert not np.shares_memory(spikes.codes, units)
+    np.testing.assert_array_equal(spikes.codes, units)

@@ -63,7 +63,8 @@ def test_large_products_get_the_callers_threads_and_never_more(monkeypatch):
 
 
 def test_threadpoolctl_limit_is_respected(monkeypatch):
-    threadpoolctl = pytest.importorskip("threadpoolctl")
+    import threadpoolctl  # a dependency of scikit-learn: always there
+
     monkeypatch.setattr(threads, "THREADED_MIN_MACS", 0)
     with threadpoolctl.threadpool_limits(1):
         with threads.cpu_threads(1e12, "cpu") as used:
