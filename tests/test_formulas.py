@@ -16,7 +16,8 @@ from sklearn_mini._core.sparsity import (
     TopK,
     ThresholdCalibrator,
     batchtopk_threshold,
-    dead_latent_codes,
+    dead_columns,
+    dead_latent_mask,
 )
 from sklearn_mini._core.training import Level, TrainConfig, Trainer
 from sklearn_mini.metrics import dead_fraction, explained_variance, mean_l0
@@ -78,20 +79,25 @@ def _toy_module():
     #          (6.8 + 5.8) / 4 = 3.15
     (2, 3.15),
 ])
-def test_aux_loss_hand_value(k_aux, expected):
+@pytest.mark.parametrize("subset", [False, True], ids=["all-latents-masked", "dead-columns"])
+def test_aux_loss_hand_value(k_aux, expected, subset):
     module = _toy_module()
     residual = torch.tensor([[1.0, 0.0], [0.0, 2.0]], dtype=torch.float64)
     pre = torch.tensor([[3.0, 1.0, 2.0], [0.5, -1.0, 4.0]], dtype=torch.float64,
                        requires_grad=True)
     dead = torch.tensor([False, True, True])
-    codes, below = dead_latent_codes(pre, dead, k_aux)
-    assert codes[:, 0].eq(0).all() and below[:, 0].eq(0).all(), "a live latent was used"
-    assert (codes >= 0).all() and (below <= 0).all()
-    e_hat = module.decode(codes, with_bias=False) + module.decode(below, with_bias=False,
-                                                                  frozen=True)
+    # The CPU decodes the dead columns only; an accelerator masks the live ones out.
+    cols = dead_columns(dead) if subset else None
+    mask = dead_latent_mask(pre, dead, k_aux, cols)
+    if subset:
+        assert cols.tolist() == [1, 2]
+    else:
+        assert mask[:, 0].eq(0).all(), "a live latent was used"
+    e_hat = module.decode_dead(pre if cols is None else pre[:, cols], mask, cols)
     value = losses.aux_loss(residual, e_hat)
     assert value.item() == pytest.approx(expected, rel=1e-12)
     value.backward()
+    assert pre.grad[:, 0].eq(0).all()
     if k_aux == 2:
         # d/d pre[1, 1] = -2/4 (e - e_hat) . W_dec[1] = -0.5 ([0 - 2.4, 2 - 2.2] . [0, 1]) = 0.1:
         # the negative part reaches the dead latent's encoder ...
@@ -100,6 +106,7 @@ def test_aux_loss_hand_value(k_aux, expected):
         # (-2/4 (e - e_hat)[0] . 1 = -0.5 [1 - 1.2, 0 - 2.6] = [0.1, 1.3]).
         torch.testing.assert_close(module.W_dec.grad[1],
                                    torch.tensor([0.1, 1.3], dtype=torch.float64))
+        assert module.W_dec.grad[0].eq(0).all() and module.b_dec.grad is None
 
 
 def test_aux_loss_rejects_undetached_residual():
@@ -127,8 +134,10 @@ def test_trainer_adds_aux_term_with_coefficient_and_only_dead_latents_get_its_gr
     pre = module.pre_activations(x)
     codes = TopK().train_codes(pre, 1)
     residual = (x - module.decode(codes)).detach()
-    codes_aux, below = dead_latent_codes(pre, dead, 2)
-    aux = ((residual - (codes_aux + below) @ module.W_dec).pow(2)).mean()
+    # Each sample's two largest dead pre-activations, decoded without the bias.
+    top = pre[:, dead].topk(2, dim=1)
+    codes_aux = torch.zeros(8, 3, dtype=pre.dtype).scatter(1, top.indices, top.values)
+    aux = ((residual - codes_aux @ module.W_dec[dead]).pow(2)).mean()
     assert (total - main_loss).item() == pytest.approx(0.5 * aux.item(), rel=1e-10)
     # The aux term alone moves dead latents only: not live latents, not the shared
     # decoder bias (up to the round-off of subtracting two graphs' gradients).

@@ -1,5 +1,7 @@
 """The sparse (gather-sum) decoder path gives the dense path's loss, gradients and fits."""
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -7,6 +9,7 @@ import torch
 from sklearn_mini import MatryoshkaSAE, SpikeSAE
 from sklearn_mini._core.model import SAEModule
 from sklearn_mini._core.sparsity import batch_top_indices, make_sparsifier
+from sklearn_mini._core import training
 from sklearn_mini._core.training import Level, TrainConfig, Trainer
 from sklearn_mini.datasets import make_sparse_counts
 
@@ -19,8 +22,14 @@ from sklearn_mini.datasets import make_sparse_counts
 ])
 @pytest.mark.parametrize("loss", ["msle", "mse"])
 @pytest.mark.parametrize("positive_dict", [False, True])
+# The sparse path decodes the aux loss's dead latents by gather-sum or by dense
+# products over their columns (Trainer._dense_aux_columns); both are checked.
+@pytest.mark.parametrize("aux_route", ["gather-sum", "dense"])
 def test_sparse_and_dense_paths_give_the_same_loss_and_gradients(sparsity, levels, loss,
-                                                                   positive_dict):
+                                                                   positive_dict, aux_route,
+                                                                   monkeypatch):
+    monkeypatch.setattr(training, "AUX_SPARSE_ENTRY_COST",
+                        0 if aux_route == "gather-sum" else math.inf)
     gen = torch.Generator().manual_seed(0)
     x = torch.rand(96, 12, generator=gen, dtype=torch.float64)
     results = []
@@ -33,6 +42,8 @@ def test_sparse_and_dense_paths_give_the_same_loss_and_gradients(sparsity, level
         trainer = Trainer(module, cfg, gen, torch.device("cpu"))
         trainer.steps_since_fired[40:] = 5  # some dead latents: the aux loss runs too
         trainer._has_dead = True
+        if sparse:
+            assert (trainer._dense_aux_columns() is None) == (aux_route == "gather-sum")
         total, fired = trainer._loss(x)
         total.backward()
         grads = {name: p.grad.clone() for name, p in module.named_parameters()}
@@ -91,3 +102,57 @@ def test_batch_top_indices_equal_a_full_selection(busy_rows):
     got = batch_top_indices(pre, n_keep)
     want = pre.flatten().topk(n_keep).indices
     assert torch.equal(got.sort().values, want.sort().values)
+
+
+def test_aux_loss_goes_dense_while_few_latents_are_dead_per_selected_one():
+    module = SAEModule(8, 100, subtract_decoder_bias=True, output_relu=False,
+                       generator=torch.Generator().manual_seed(0))
+    cfg = TrainConfig(levels=(Level(100, 2),), sparsifier=make_sparsifier("topk"),
+                      loss="mse", sparse_decoder=True, k_aux=2, dead_window=1)
+    trainer = Trainer(module, cfg, torch.Generator().manual_seed(0), torch.device("cpu"))
+    limit = training.AUX_SPARSE_ENTRY_COST * 2
+    trainer.steps_since_fired[:limit] = 5
+    assert trainer._dense_aux_columns().tolist() == list(range(limit))
+    trainer.steps_since_fired[limit] = 5
+    assert trainer._dense_aux_columns() is None
+
+
+@pytest.mark.parametrize("cells_per_entry", [0, math.inf], ids=["sparse-product", "scatter"])
+def test_dense_times_sparse_routes_equal_the_dense_product(cells_per_entry, monkeypatch):
+    from sklearn_mini._core import model
+
+    monkeypatch.setattr(model, "SCATTER_MAX_CELLS_PER_ENTRY", cells_per_entry)
+    gen = torch.Generator().manual_seed(0)
+    a = torch.rand(30, 5, generator=gen, dtype=torch.float64).T  # a transposed view, as in use
+    rows = torch.tensor([0, 0, 3, 29, 3, 7])
+    cols = torch.tensor([1, 1, 0, 11, 0, 4])  # repeated entries add up
+    values = torch.randn(6, generator=gen, dtype=torch.float64)
+    S = torch.zeros(30, 12, dtype=torch.float64).index_put_((rows, cols), values, accumulate=True)
+    torch.testing.assert_close(model._dense_times_sparse(a, rows, cols, values, 12), a @ S)
+
+
+def _level_codes(pre, selection):
+    """Dense ReLU'd codes of a selection (what the decoder sees)."""
+    codes = torch.zeros_like(pre)
+    codes[selection.rows, selection.cols] = pre[selection.rows, selection.cols].relu()
+    return codes
+
+
+@pytest.mark.parametrize("shift", [0.0, -1.5, -4.0, 2.0],
+                         ids=["half-positive", "few-positive", "almost-none", "all-positive"])
+def test_topk_nested_selection_decodes_as_a_top_k_per_level(shift):
+    from sklearn_mini._core.sparsity import TopK
+
+    gen = torch.Generator().manual_seed(0)
+    pre = torch.randn(256, 64, generator=gen, dtype=torch.float64) + shift
+    pre[:8, 32:] += 6.0  # rows whose top-k over all latents lies outside the prefixes
+    levels = (Level(8, 2), Level(16, 4), Level(32, 9), Level(64, 6))  # k need not grow
+    topk = TopK()
+    nested = topk.select_levels(pre, levels)
+    for level, selection in zip(levels, nested):
+        want = _level_codes(pre[:, : level.d], topk.select(pre[:, : level.d], level.k))
+        got = _level_codes(pre[:, : level.d], selection)
+        assert torch.equal(got, want), level
+        assert len(selection.offsets) == len(pre)
+        sizes = torch.diff(selection.offsets, append=torch.tensor([len(selection.cols)]))
+        assert torch.equal(selection.rows, torch.arange(len(pre)).repeat_interleave(sizes))

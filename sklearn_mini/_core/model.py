@@ -35,20 +35,32 @@ def inverse_softplus(y):
     return y + torch.log(-torch.expm1(-y))
 
 
+# ``a @ S`` (S sparse, ``a.shape[1]`` x ``n_cols``) is formed by scattering S into a dense
+# matrix and one dense product, rather than by a sparse product, while S has at least one
+# entry per this many of its cells: benchmarks/bench_kernels.py --only gradient puts the
+# crossover at 50-180 cells per entry on the 2-core development CPU (at 71-739 units,
+# 1024-8192 latents); the scatter is 1.5-6x faster well below it. CPU only.
+SCATTER_MAX_CELLS_PER_ENTRY = 64
+
+
 def _dense_times_sparse(a, rows, cols, values, n_cols):
     """``a @ S`` for the sparse ``S`` with ``values`` at ``(rows, cols)`` (repeats add).
 
     On the CPU a dense-by-CSR product writes the result in ``a``'s row-major layout
-    directly; on CUDA the long-supported sparse-by-dense product is used and transposed.
+    directly, unless ``S`` is dense enough to scatter (SCATTER_MAX_CELLS_PER_ENTRY); on
+    CUDA the long-supported sparse-by-dense product is used and transposed.
     """
+    shape = (a.shape[1], n_cols)
+    if not a.is_cuda and shape[0] * shape[1] <= SCATTER_MAX_CELLS_PER_ENTRY * len(values):
+        return a @ a.new_zeros(shape).index_put_((rows, cols), values, accumulate=True)
     with warnings.catch_warnings():  # torch flags sparse CSR as beta and checks as off
         warnings.simplefilter("ignore", UserWarning)
         if a.is_cuda:
             coo = torch.sparse_coo_tensor(torch.stack([cols, rows]), values,
                                           (n_cols, a.shape[1]), check_invariants=False)
             return torch.sparse.mm(coo, a.T).T.contiguous()
-        coo = torch.sparse_coo_tensor(torch.stack([rows, cols]), values,
-                                      (a.shape[1], n_cols), check_invariants=False)
+        coo = torch.sparse_coo_tensor(torch.stack([rows, cols]), values, shape,
+                                      check_invariants=False)
         return a @ coo.coalesce().to_sparse_csr()
 
 
@@ -82,6 +94,55 @@ class _SelectedPreActivations(torch.autograd.Function):
             n = ctx.n_offset
             grad_offset = -(weight @ grad.new_zeros(d).index_add_(0, cols[:n], grad[:n]))
         return None, None, grad_offset, grad_weight, grad_bias, None, None, None
+
+
+class _ColumnPreActivations(torch.autograd.Function):
+    """Columns ``cols`` of ``pre = (x - offset) @ weight + bias``, from their precomputed
+    values, with gradients to those columns of ``weight`` and ``bias`` only.
+
+    The dense counterpart of :class:`_SelectedPreActivations` for the aux loss, whose
+    dead latents are selected in a large share of the samples: ``grad_weight[:, cols] =
+    (x - offset).T @ grad`` is one dense product. The offset (``b_dec``) gets no
+    gradient, as the aux loss must not move it; ``x`` gets none either.
+    """
+
+    @staticmethod
+    def forward(ctx, values, x, offset, weight, bias, cols):
+        ctx.save_for_backward(x, offset, cols)
+        ctx.shape = weight.shape
+        return values.clone()
+
+    @staticmethod
+    def backward(ctx, grad):
+        x, offset, cols = ctx.saved_tensors
+        grad_bias = grad_weight = None
+        if ctx.needs_input_grad[4]:
+            grad_bias = grad.new_zeros(ctx.shape[1]).index_add_(0, cols, grad.sum(0))
+        if ctx.needs_input_grad[3]:
+            centred = x if offset is None else x - offset
+            grad_weight = grad.new_zeros(ctx.shape).index_copy_(1, cols, centred.T @ grad)
+        return None, None, None, grad_weight, grad_bias, None
+
+
+class _DeadDecode(torch.autograd.Function):
+    """``codes @ weight`` where only the positive part of ``codes`` trains ``weight``.
+
+    The aux loss decodes its dead latents' positive codes through the atoms and their
+    non-positive parts through frozen atoms (:meth:`SAEModule.decode_dead`); both are
+    one product of the signed codes, and only the weight's gradient tells them apart.
+    """
+
+    @staticmethod
+    def forward(ctx, codes, weight):
+        ctx.save_for_backward(codes, weight)
+        return codes @ weight
+
+    @staticmethod
+    def backward(ctx, grad):
+        codes, weight = ctx.saved_tensors
+        grad_codes = grad @ weight.T if ctx.needs_input_grad[0] else None
+        grad_weight = codes.relu().T @ grad if ctx.needs_input_grad[1] else None
+        return grad_codes, grad_weight
 
 
 class SAEModule(nn.Module):
@@ -228,6 +289,14 @@ class SAEModule(nn.Module):
                                              self.b_enc.to(x.dtype), selection.rows,
                                              selection.cols, n_offset)
 
+    def column_pre_activations(self, x, pre, cols):
+        """``pre[:, cols]`` (computed without a graph) with gradients to the encoder's
+        columns ``cols``, none to the input offset (:class:`_ColumnPreActivations`).
+        Linear encoder only."""
+        offset = self.input_offset().detach().to(x.dtype) if self.subtract_decoder_bias else None
+        return _ColumnPreActivations.apply(pre[:, cols], x, offset, self.W_enc.to(x.dtype),
+                                           self.b_enc.to(x.dtype), cols)
+
     def input_offset(self):
         """What the zero code predicts, subtracted from the input before encoding.
 
@@ -282,6 +351,22 @@ class SAEModule(nn.Module):
         else:
             out = torch.addmm(p(self.b_dec), codes, w)
         return self._link(out)
+
+    def decode_dead(self, pre, mask, cols=None):
+        """The aux loss's estimate of the residual from dead latents' pre-activations.
+
+        ``pre`` holds the pre-activations of latents ``cols`` (all latents when None),
+        ``mask`` the entries to decode (:func:`.sparsity.dead_latent_mask`). Their
+        positive part is decoded through the atoms; their non-positive part through
+        frozen atoms: a dead latent's pre-activations are negative wherever it would be
+        useful and a ReLU'd code sends it no gradient, so that part moves only its
+        encoder, towards the bins whose residual its atom would explain. No bias.
+        Linear decoder only.
+        """
+        if self.decoder_layers:
+            raise ValueError("A nonlinear decoder has no bias-free linear part.")
+        w = self.W_dec if cols is None else self.W_dec[cols]
+        return _DeadDecode.apply(pre * mask, w.to(pre.dtype))
 
     def decode_sparse(self, values, index, offsets, with_bias=True, frozen=False):
         """Reconstruction from codes given as bags of (latent index, value) per sample.

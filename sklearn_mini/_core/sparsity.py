@@ -31,6 +31,15 @@ def row_selection(cols):
     return Selection(rows, cols.flatten(), torch.arange(0, n * k, k, device=cols.device))
 
 
+def masked_row_selection(cols, keep):
+    """:class:`Selection` of ``cols[i, j]`` where ``keep[i, j]`` (rows may hold fewer)."""
+    if bool(keep.all()):
+        return row_selection(cols)
+    rows, slots = keep.nonzero(as_tuple=True)
+    counts = keep.sum(-1)
+    return Selection(rows, cols[rows, slots], counts.cumsum(0) - counts)
+
+
 # The training batch top-k first keeps each row's ROW_CANDIDATES_PER_K * k largest
 # entries (a cheap row-wise selection) and selects among those.
 ROW_CANDIDATES_PER_K = 8
@@ -91,6 +100,10 @@ class Sparsifier:
         """Samples x latents scores for the dead-latent auxiliary loss."""
         return pre
 
+    def select_levels(self, pre, levels):
+        """One :class:`Selection` per nested level (``select`` on each level's prefix)."""
+        return [self.select(pre[:, : level.d], level.k) for level in levels]
+
     def penalty(self, batch):
         """Extra loss terms of one batch (:class:`SparsityInputs`), or ``None``."""
         return None
@@ -117,6 +130,41 @@ class TopK(Sparsifier):
         Zeros from the ReLU stay selected and add nothing (their value is ReLU'd later).
         """
         return row_selection(pre.topk(min(k, pre.shape[-1]), dim=-1, sorted=False).indices)
+
+    def select_levels(self, pre, levels):
+        """Every nested level's selection from one top-k of the whole dictionary.
+
+        With ``C`` a sample's ``k`` largest entries over all latents, a level's top
+        ``k_l`` over its prefix lies inside ``C`` wherever ``C`` holds at least ``k_l``
+        prefix entries (everything outside ``C`` is smaller); and where ``C`` reaches
+        down to a non-positive value, every positive entry is in ``C``, and the rest of
+        the prefix would decode to zero with no gradient (its ReLU'd value), so it is
+        left out. Other samples get their own top-k. The result decodes exactly as
+        :meth:`select` on every prefix, at the cost of one full top-k; on the CPU only,
+        as it needs the count of the samples that fall back.
+        """
+        last = levels[-1]
+        if len(levels) == 1 or pre.device.type != "cpu" or last.d != pre.shape[-1]:
+            return super().select_levels(pre, levels)
+        values, index = pre.topk(min(last.k, last.d), dim=-1, sorted=False)
+        reaches_zero = values.min(dim=-1).values <= 0
+        selections = []
+        for level in levels[:-1]:
+            k = min(level.k, level.d)
+            if k > values.shape[-1]:
+                selections.append(self.select(pre[:, : level.d], k))
+                continue
+            in_prefix = index < level.d
+            level_values, slots = values.masked_fill(~in_prefix, float("-inf")).topk(
+                k, dim=-1, sorted=False)
+            cols = index.gather(-1, slots)
+            fallback = (~reaches_zero & (in_prefix.sum(-1) < k)).nonzero().squeeze(1)
+            if len(fallback):
+                cols[fallback] = pre[fallback, : level.d].topk(k, dim=-1, sorted=False).indices
+                level_values[fallback] = 0.0
+            selections.append(masked_row_selection(cols, torch.isfinite(level_values)))
+        selections.append(row_selection(index))
+        return selections
 
     def train_codes(self, pre, k, module=None):
         values, index = pre.topk(min(k, pre.shape[-1]), dim=-1, sorted=False)
@@ -275,27 +323,39 @@ def _top_dead(pre, dead, k_aux):
 def dead_latent_selection(pre, dead, k_aux):
     """The top ``k_aux`` dead latents of every sample: ``(Selection, is_dead)``.
 
-    The sparse form of :func:`dead_latent_codes`. When fewer than ``k_aux`` latents are
+    The sparse form of :func:`dead_latent_mask`. When fewer than ``k_aux`` latents are
     dead, live ones fill the selection; ``is_dead`` (a float mask per entry) zeroes them.
     """
     selection = row_selection(_top_dead(pre, dead, k_aux).indices)
     return selection, dead[selection.cols].to(pre.dtype)
 
 
-def dead_latent_codes(pre, dead, k_aux):
-    """The top ``k_aux`` *dead* pre-activations of every sample, split at zero.
+def dead_columns(dead):
+    """The latents whose pre-activations the dense aux loss decodes.
 
-    Returns ``(codes, below)``: their positive part (the aux loss's codes) and their
-    non-positive part. A latent is dead precisely because its pre-activations are
-    negative wherever it would be useful, and a ReLU'd code sends it no gradient there;
-    the aux loss decodes ``below`` through a frozen decoder, so that part moves only the
-    dead latents' encoders, towards the bins whose residual their atoms would explain.
-    Live latents that fill in (masked to ``-inf``) contribute 0 to both.
+    The dead ones on the CPU, where listing them is free. On an accelerator listing
+    them would stop the host until the device catches up, so every latent is taken and
+    :func:`dead_latent_mask` masks the live ones out (``None``).
     """
-    values, index = _top_dead(pre, dead, k_aux)
-    below = torch.where(torch.isfinite(values), values.clamp(max=0.0), torch.zeros_like(values))
-    return (_scatter_like(pre, -1, index, values.relu()),
-            _scatter_like(pre, -1, index, below))
+    return dead.nonzero().squeeze(1) if dead.device.type == "cpu" else None
+
+
+def dead_latent_mask(pre, dead, k_aux, cols=None):
+    """1 at every sample's ``k_aux`` largest dead pre-activations, 0 elsewhere.
+
+    Shaped like ``pre[:, cols]`` (``cols`` from :func:`dead_columns`, all dead) or like
+    ``pre`` when ``cols`` is None (live latents masked out). With at most ``k_aux`` dead
+    latents every one of them is selected in every sample.
+    """
+    pre = pre.detach()
+    if cols is None:
+        values, index = _top_dead(pre, dead, k_aux)
+        return _scatter_like(pre, -1, index, torch.isfinite(values).to(pre.dtype))
+    pre = pre[:, cols]
+    if pre.shape[1] <= k_aux:
+        return torch.ones_like(pre)
+    index = pre.topk(k_aux, dim=-1, sorted=False).indices
+    return _scatter_like(pre, -1, index, torch.ones_like(index, dtype=pre.dtype))
 
 
 class ThresholdCalibrator:

@@ -15,7 +15,8 @@ from .sparsity import (
     Selection,
     SparsityInputs,
     ThresholdCalibrator,
-    dead_latent_codes,
+    dead_columns,
+    dead_latent_mask,
     dead_latent_selection,
 )
 
@@ -38,6 +39,11 @@ MAX_RETRIES = 4
 # first level, moves into it, and a rare one leaves; the whole dictionary's function is
 # unchanged. The second half of the fit trains the final nesting undisturbed.
 REORDER_FRACTION = 0.5
+# The sparse path's aux loss decodes the dead latents by dense products while there are
+# at most this many per latent each sample selects (k_aux), and by gather-sum beyond.
+# benchmarks/bench_kernels.py --only aux puts the crossover at 20-27 on the 2-core
+# development CPU (dense 2-20x faster well below it, at 71-739 units).
+AUX_SPARSE_ENTRY_COST = 20
 
 
 class DivergenceWarning(UserWarning):
@@ -244,10 +250,11 @@ class Trainer:
         if self._aux_active():
             # The aux term may move dead latents only: block its path to the shared b_dec.
             pre_aux = module.block_decoder_bias_grad(sparsifier.ranking(pre))
-            codes_aux, below = dead_latent_codes(pre_aux, self._dead(), cfg.k_aux)
-            residual_hat = (module.decode(codes_aux, with_bias=False)
-                            + module.decode(below, with_bias=False, frozen=True))
-            total = total + self._aux_loss(x, x_hat, residual_hat)
+            dead = self._dead()
+            cols = dead_columns(dead)
+            mask = dead_latent_mask(pre_aux, dead, cfg.k_aux, cols)
+            pre_dead = pre_aux if cols is None else pre_aux[:, cols]
+            total = total + self._aux_loss(x, x_hat, module.decode_dead(pre_dead, mask, cols))
         return total, fired
 
     def _sparse_loss(self, x):
@@ -262,10 +269,11 @@ class Trainer:
         with torch.no_grad():
             pre = module.pre_activations(x)
         levels = self._step_levels()
-        selections = [sparsifier.select(pre[:, : level.d], level.k) for level in levels]
+        selections = sparsifier.select_levels(pre, levels)
         n_main = sum(len(s.cols) for s in selections)
         aux = self._aux_active()
-        if aux:
+        dead_cols = self._dense_aux_columns() if aux else None
+        if aux and dead_cols is None:
             aux_selection, is_dead = dead_latent_selection(pre, self._dead(), cfg.k_aux)
             selections.append(aux_selection)
         joined = Selection(*(torch.cat(parts) for parts in zip(*selections)))
@@ -282,7 +290,11 @@ class Trainer:
         if self._firing is not None:
             last = selections[len(levels) - 1]
             self._firing.index_add_(0, last.cols, (parts[len(levels) - 1] > 0).long())
-        if aux:
+        if dead_cols is not None:
+            mask = dead_latent_mask(pre, None, cfg.k_aux, dead_cols)
+            pre_dead = module.column_pre_activations(x, pre, dead_cols)
+            total = total + self._aux_loss(x, x_hat, module.decode_dead(pre_dead, mask, dead_cols))
+        elif aux:
             below = raw[len(raw) - len(aux_selection.cols):].clamp(max=0.0) * is_dead
             cols, offsets = aux_selection.cols, aux_selection.offsets
             residual_hat = (module.decode_sparse(parts[-1] * is_dead, cols, offsets, with_bias=False)
@@ -296,6 +308,19 @@ class Trainer:
 
     def _dead(self):
         return self.steps_since_fired >= self.cfg.dead_window
+
+    def _dense_aux_columns(self):
+        """The dead latents, where the sparse path's aux loss is cheaper dense; else None.
+
+        A gather-sum entry costs many dense multiply-adds, so dense products over the
+        dead latents win while the ``k_aux`` each sample selects are more than
+        ``1 / AUX_SPARSE_ENTRY_COST`` of them. Listing the dead latents is free on the
+        CPU only (:func:`.sparsity.dead_columns`); elsewhere the gather-sum is kept.
+        """
+        cols = dead_columns(self._dead())
+        if cols is None or len(cols) > AUX_SPARSE_ENTRY_COST * self.cfg.k_aux:
+            return None
+        return cols
 
     def _aux_loss(self, x, x_hat, residual_hat):
         """Weighted aux loss: dead latents reconstruct the (detached) residual."""
