@@ -3,7 +3,7 @@
 Run by hand::
 
     python benchmarks/bench_kernels.py                   # all three sections, CPU
-    python benchmarks/bench_kernels.py --only aux        # one of aux, gradient, inference
+    python benchmarks/bench_kernels.py --only aux        # aux, gradient, top1 or inference
     python benchmarks/bench_kernels.py --smoke           # seconds-long run (CI)
 
 Each section times the routes a constant chooses between, interleaved in one run
@@ -22,6 +22,9 @@ package picks:
     gradient at the selected entries (``model.SCATTER_MAX_CELLS_PER_ENTRY``): a sparse
     CSR product, or ``S`` scattered into a dense matrix and one dense product.
     ``d_sae / entries per row`` decides.
+``top1``
+    A row's largest entry (TopK with ``k = 1``, the main job's setting): torch's top-k
+    against a row maximum (``sparsity.row_topk``), for a batch of 1024 rows.
 ``inference``
     Rows per inference block (``_base.INFERENCE_ELEMENTS`` codes per block): transform
     plus the post-fit firing statistics of a fitted SpikeSAE over 30,000 rows.
@@ -55,6 +58,7 @@ DEAD_FRACTIONS = (0.02, 0.05, 0.1, 0.2, 0.5, 0.9)
 # (n_units, d_sae) and selected entries per row for the encoder gradient.
 GRADIENT_SHAPES = [(71, 1024), (739, 1260), (128, 2048), (384, 6144), (128, 8192)]
 ENTRIES_PER_ROW = (4, 8, 16, 32, 64, 128)
+TOP1_WIDTHS = (8, 40, 256, 1024)
 INFERENCE_SHAPES = [(71, 1024, 24), (739, 1260, 14), (128, 8192, 32)]
 INFERENCE_ELEMENTS = (2**24, 2**22, 2**21, 2**20, 2**19)
 
@@ -173,6 +177,24 @@ def gradient_rows(shapes, per_row, batch_size, repeats):
     return rows
 
 
+# ---------------------------------------------------------------------------- top1
+def top1_rows(widths, batch_size, repeats):
+    print(f"\ntop1: batch {batch_size}, microseconds")
+    print(f"{'width':>6} {'topk':>8} {'max':>8} {'max/topk':>9}")
+    gen = torch.Generator().manual_seed(0)
+    rows = []
+    for width in widths:
+        pre = torch.randn(batch_size, width, generator=gen)
+        with cpu_threads(0, torch.device("cpu")):
+            ms = interleaved_ms({"topk": lambda: pre.topk(1, dim=-1, sorted=False),
+                                 "max": lambda: pre.max(dim=-1, keepdim=True)}, repeats)
+        rows.append({"section": "top1", "width": width, "topk_us": 1e3 * ms["topk"],
+                     "max_us": 1e3 * ms["max"]})
+        print(f"{width:6d} {1e3 * ms['topk']:8.0f} {1e3 * ms['max']:8.0f} "
+              f"{ms['max'] / ms['topk']:9.2f}", flush=True)
+    return rows
+
+
 # ----------------------------------------------------------------------- inference
 def inference_section(shapes, elements, n_rows, repeats):
     print(f"\ninference: INFERENCE_ELEMENTS = 2^{int(math.log2(_base.INFERENCE_ELEMENTS))}; "
@@ -206,7 +228,7 @@ def inference_section(shapes, elements, n_rows, repeats):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--only", choices=["aux", "gradient", "inference"])
+    parser.add_argument("--only", choices=["aux", "gradient", "top1", "inference"])
     parser.add_argument("--batch-size", type=int, default=1024)
     parser.add_argument("--repeats", type=int, default=7)
     parser.add_argument("--json", help="write every row to this file")
@@ -223,6 +245,9 @@ def main():
         rows += aux_rows(aux, fractions, args.batch_size, args.repeats)
     if args.only in (None, "gradient"):
         rows += gradient_rows(grad, per_row, args.batch_size, args.repeats)
+    if args.only in (None, "top1"):
+        rows += top1_rows(TOP1_WIDTHS if not args.smoke else (40,), args.batch_size,
+                          10 * args.repeats)
     if args.only in (None, "inference"):
         rows += inference_section(infer, elements, n_rows, max(2, args.repeats // 3))
     if args.json:

@@ -156,3 +156,16 @@ def test_topk_nested_selection_decodes_as_a_top_k_per_level(shift):
         assert len(selection.offsets) == len(pre)
         sizes = torch.diff(selection.offsets, append=torch.tensor([len(selection.cols)]))
         assert torch.equal(selection.rows, torch.arange(len(pre)).repeat_interleave(sizes))
+
+
+@pytest.mark.parametrize("k", [1, 3, 50])
+def test_row_topk_equals_torch_topk(k):
+    from sklearn_mini._core.sparsity import row_topk
+
+    pre = torch.randn(64, 40, generator=torch.Generator().manual_seed(k), dtype=torch.float64)
+    values, index = row_topk(pre, k)
+    want = pre.topk(min(k, 40), dim=-1)
+    assert values.shape == index.shape == (64, min(k, 40))
+    assert torch.equal(values.sort(-1).values, want.values.sort(-1).values)
+    assert torch.equal(index.sort(-1).values, want.indices.sort(-1).values)
+    assert torch.equal(pre.gather(-1, index), values)

@@ -31,6 +31,18 @@ def row_selection(cols):
     return Selection(rows, cols.flatten(), torch.arange(0, n * k, k, device=cols.device))
 
 
+def row_topk(pre, k):
+    """Every row's ``min(k, width)`` largest entries, ``(values, indices)``, unsorted.
+
+    ``k = 1`` is a row maximum: torch's CPU top-k takes about five times as long for it
+    at 40 columns (``benchmarks/bench_kernels.py --only top1``).
+    """
+    k = min(k, pre.shape[-1])
+    if k == 1:
+        return pre.max(dim=-1, keepdim=True)
+    return pre.topk(k, dim=-1, sorted=False)
+
+
 def masked_row_selection(cols, keep):
     """:class:`Selection` of ``cols[i, j]`` where ``keep[i, j]`` (rows may hold fewer)."""
     if bool(keep.all()):
@@ -129,7 +141,7 @@ class TopK(Sparsifier):
 
         Zeros from the ReLU stay selected and add nothing (their value is ReLU'd later).
         """
-        return row_selection(pre.topk(min(k, pre.shape[-1]), dim=-1, sorted=False).indices)
+        return row_selection(row_topk(pre, k).indices)
 
     def select_levels(self, pre, levels):
         """Every nested level's selection from one top-k of the whole dictionary.
@@ -146,7 +158,7 @@ class TopK(Sparsifier):
         last = levels[-1]
         if len(levels) == 1 or pre.device.type != "cpu" or last.d != pre.shape[-1]:
             return super().select_levels(pre, levels)
-        values, index = pre.topk(min(last.k, last.d), dim=-1, sorted=False)
+        values, index = row_topk(pre, last.k)
         reaches_zero = values.min(dim=-1).values <= 0
         selections = []
         for level in levels[:-1]:
@@ -155,19 +167,18 @@ class TopK(Sparsifier):
                 selections.append(self.select(pre[:, : level.d], k))
                 continue
             in_prefix = index < level.d
-            level_values, slots = values.masked_fill(~in_prefix, float("-inf")).topk(
-                k, dim=-1, sorted=False)
+            level_values, slots = row_topk(values.masked_fill(~in_prefix, float("-inf")), k)
             cols = index.gather(-1, slots)
             fallback = (~reaches_zero & (in_prefix.sum(-1) < k)).nonzero().squeeze(1)
             if len(fallback):
-                cols[fallback] = pre[fallback, : level.d].topk(k, dim=-1, sorted=False).indices
+                cols[fallback] = row_topk(pre[fallback, : level.d], k).indices
                 level_values[fallback] = 0.0
             selections.append(masked_row_selection(cols, torch.isfinite(level_values)))
         selections.append(row_selection(index))
         return selections
 
     def train_codes(self, pre, k, module=None):
-        values, index = pre.topk(min(k, pre.shape[-1]), dim=-1, sorted=False)
+        values, index = row_topk(pre, k)
         return _scatter_like(pre, -1, index, values.relu())
 
 
@@ -317,7 +328,7 @@ def _top_dead(pre, dead, k_aux):
     ``dead`` latents; live ones are masked to ``-inf`` and fill in only when fewer than
     ``k_aux`` latents are dead (no host synchronisation needed to know how many)."""
     masked = pre.masked_fill(~dead, float("-inf"))
-    return masked.topk(min(k_aux, pre.shape[-1]), dim=-1, sorted=False)
+    return row_topk(masked, k_aux)
 
 
 def dead_latent_selection(pre, dead, k_aux):
@@ -354,7 +365,7 @@ def dead_latent_mask(pre, dead, k_aux, cols=None):
     pre = pre[:, cols]
     if pre.shape[1] <= k_aux:
         return torch.ones_like(pre)
-    index = pre.topk(k_aux, dim=-1, sorted=False).indices
+    index = row_topk(pre, k_aux).indices
     return _scatter_like(pre, -1, index, torch.ones_like(index, dtype=pre.dtype))
 
 
