@@ -351,18 +351,18 @@ def dead_columns(dead):
     return dead.nonzero().squeeze(1) if dead.device.type == "cpu" else None
 
 
-def dead_latent_mask(pre, dead, k_aux, cols=None):
+def dead_latent_mask(pre, dead, k_aux):
     """1 at every sample's ``k_aux`` largest dead pre-activations, 0 elsewhere.
 
-    Shaped like ``pre[:, cols]`` (``cols`` from :func:`dead_columns`, all dead) or like
-    ``pre`` when ``cols`` is None (live latents masked out). With at most ``k_aux`` dead
-    latents every one of them is selected in every sample.
+    ``pre`` holds every latent's pre-activations and ``dead`` their mask (live latents
+    masked out), or ``dead`` is None and ``pre`` holds the dead latents' columns only
+    (from :func:`dead_columns`). With at most ``k_aux`` dead latents every one of them is
+    selected in every sample.
     """
     pre = pre.detach()
-    if cols is None:
+    if dead is not None:
         values, index = _top_dead(pre, dead, k_aux)
         return _scatter_like(pre, -1, index, torch.isfinite(values).to(pre.dtype))
-    pre = pre[:, cols]
     if pre.shape[1] <= k_aux:
         return torch.ones_like(pre)
     index = row_topk(pre, k_aux).indices

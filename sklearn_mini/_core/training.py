@@ -252,9 +252,10 @@ class Trainer:
             pre_aux = module.block_decoder_bias_grad(sparsifier.ranking(pre))
             dead = self._dead()
             cols = dead_columns(dead)
-            mask = dead_latent_mask(pre_aux, dead, cfg.k_aux, cols)
-            pre_dead = pre_aux if cols is None else pre_aux[:, cols]
-            total = total + self._aux_loss(x, x_hat, module.decode_dead(pre_dead, mask, cols))
+            if cols is None:
+                total = total + self._dense_aux_loss(x, x_hat, pre_aux, dead=dead)
+            else:
+                total = total + self._dense_aux_loss(x, x_hat, pre_aux[:, cols], cols=cols)
         return total, fired
 
     def _sparse_loss(self, x):
@@ -291,9 +292,8 @@ class Trainer:
             last = selections[len(levels) - 1]
             self._firing.index_add_(0, last.cols, (parts[len(levels) - 1] > 0).long())
         if dead_cols is not None:
-            mask = dead_latent_mask(pre, None, cfg.k_aux, dead_cols)
             pre_dead = module.column_pre_activations(x, pre, dead_cols)
-            total = total + self._aux_loss(x, x_hat, module.decode_dead(pre_dead, mask, dead_cols))
+            total = total + self._dense_aux_loss(x, x_hat, pre_dead, cols=dead_cols)
         elif aux:
             below = raw[len(raw) - len(aux_selection.cols):].clamp(max=0.0) * is_dead
             cols, offsets = aux_selection.cols, aux_selection.offsets
@@ -321,6 +321,13 @@ class Trainer:
         if cols is None or len(cols) > AUX_SPARSE_ENTRY_COST * self.cfg.k_aux:
             return None
         return cols
+
+    def _dense_aux_loss(self, x, x_hat, pre_dead, cols=None, dead=None):
+        """The aux loss decoded by dense products: from the dead latents' columns
+        ``cols`` of the pre-activations, or from all of them with the live ones masked
+        out by ``dead``."""
+        mask = dead_latent_mask(pre_dead, dead, self.cfg.k_aux)
+        return self._aux_loss(x, x_hat, self.module.decode_dead(pre_dead, mask, cols))
 
     def _aux_loss(self, x, x_hat, residual_hat):
         """Weighted aux loss: dead latents reconstruct the (detached) residual."""
