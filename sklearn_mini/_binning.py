@@ -131,21 +131,40 @@ def isi_violation_ratio(n_violations, n_spikes, duration, isi_threshold, min_isi
     return np.where(n_spikes >= 2, ratio, 0.0)
 
 
-def count_isi_violations(times, codes, n_units, isi_threshold, min_isi=0.0, n_per_unit=None):
+# Spikes per block of count_isi_violations: a block's sort and gathers stay in cache
+# (measured 4x faster on 1e7 spikes than one sort of the whole recording; flat from 2^14
+# to 2^17, slower past 2^18).
+ISI_BLOCK = 1 << 16
+
+
+def count_isi_violations(times, codes, n_units, isi_threshold, min_isi=0.0, block=ISI_BLOCK):
     """Per unit, the number of consecutive-spike intervals in ``[min_isi, isi_threshold)``.
 
-    ``times`` must be sorted; spikes of one unit are taken in time order. ``n_per_unit``
-    (``np.bincount(codes, minlength=n_units)``) may be passed when already known.
+    ``times`` must be sorted; spikes of one unit are taken in time order. The spikes are
+    taken in time blocks of ``block``: within a block a stable sort by unit puts each
+    unit's spikes in runs, and the interval from a unit's last spike before the block to
+    its first spike in it is carried across.
     """
-    # A stable sort on the narrowest integer type is a radix sort in NumPy: O(n). In that
-    # order unit u's spikes are the run ends[u - 1]:ends[u]; interval i (spikes i, i + 1)
-    # is one of unit u's when spike i + 1 is still in u's run.
+    # A stable sort on the narrowest integer type is a radix sort in NumPy: O(n).
     small = codes.astype(np.uint16 if n_units < 2 ** 16 else np.int64, copy=False)
-    isi = np.diff(times[np.argsort(small, kind="stable")])
-    short = np.flatnonzero((isi < isi_threshold) & (isi >= min_isi))
-    if n_per_unit is None:
-        n_per_unit = np.bincount(codes, minlength=n_units)
-    ends = np.cumsum(n_per_unit)
-    unit = np.searchsorted(ends, short, side="right")
-    inside = short + 1 < ends[np.minimum(unit, n_units - 1)]
-    return np.bincount(unit[inside], minlength=n_units)
+    counts = np.zeros(n_units, dtype=np.int64)
+    last = np.full(n_units, -np.inf)  # each unit's latest spike before the block
+
+    def count(units, intervals):
+        hit = (intervals < isi_threshold) & (intervals >= min_isi)
+        counts[:] += np.bincount(units[hit], minlength=n_units)
+
+    for start in range(0, times.size, block):
+        order = np.argsort(small[start:start + block], kind="stable")
+        unit = small[start:start + block][order]
+        time = times[start:start + block][order]
+        first = np.empty(unit.size, dtype=bool)  # a unit's first spike in the block
+        first[0] = True
+        np.not_equal(unit[1:], unit[:-1], out=first[1:])
+        within = ~first[1:]
+        count(unit[1:][within], np.diff(time)[within])
+        heads = np.flatnonzero(first)
+        count(unit[heads], time[heads] - last[unit[heads]])
+        tails = np.append(heads[1:] - 1, unit.size - 1)
+        last[unit[tails]] = time[tails]
+    return counts

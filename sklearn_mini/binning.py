@@ -192,7 +192,7 @@ class SpikeBinner(TransformerMixin, BaseEstimator):
         rates = n_per_unit / duration
         violations = isi_violation_ratio(
             count_isi_violations(spikes.times, spikes.codes, spikes.n_units,
-                                 self.isi_threshold, self.min_isi, n_per_unit),
+                                 self.isi_threshold, self.min_isi),
             n_per_unit, duration, self.isi_threshold, self.min_isi)
         reason = np.full(spikes.n_units, "", dtype=object)
         reason[rates < self.min_rate] = f"firing rate < {self.min_rate} Hz"

@@ -91,15 +91,17 @@ def test_bin_times_and_feature_names():
 # ----------------------------------------------------------------------- QC
 @settings(max_examples=200, deadline=None)
 @given(st.lists(st.tuples(st.floats(0, 0.05), st.integers(0, 4)), max_size=60),
-       st.integers(5, 7))
-def test_isi_violations_count_each_units_consecutive_intervals(spikes, n_units):
+       st.integers(5, 7), st.sampled_from([1, 2, 3, 7, 1 << 16]))
+def test_isi_violations_count_each_units_consecutive_intervals(spikes, n_units, block):
+    # Small blocks put a unit's consecutive spikes in different blocks, often several
+    # blocks apart: the carried interval must be the same as within a block.
     times = np.array([t for t, _ in spikes], dtype=np.float64)
     codes = np.array([u for _, u in spikes], dtype=np.int64)
     order = np.argsort(times, kind="stable")
     times, codes = times[order], codes[order]
     expected = [int(np.sum((np.diff(times[codes == u]) < 0.002)
                            & (np.diff(times[codes == u]) >= 0.0005))) for u in range(n_units)]
-    got = count_isi_violations(times, codes, n_units, 0.002, 0.0005)
+    got = count_isi_violations(times, codes, n_units, 0.002, 0.0005, block=block)
     assert got.tolist() == expected
 
 
