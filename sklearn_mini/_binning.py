@@ -155,9 +155,9 @@ def count_isi_violations(times, codes, n_units, isi_threshold, min_isi=0.0, bloc
         counts[:] += np.bincount(units[hit], minlength=n_units)
 
     for start in range(0, times.size, block):
-        order = np.argsort(small[start:start + block], kind="stable")
-        unit = small[start:start + block][order]
-        time = times[start:start + block][order]
+        in_block = slice(start, start + block)
+        order = np.argsort(small[in_block], kind="stable")
+        unit, time = small[in_block][order], times[in_block][order]
         first = np.empty(unit.size, dtype=bool)  # a unit's first spike in the block
         first[0] = True
         np.not_equal(unit[1:], unit[:-1], out=first[1:])
