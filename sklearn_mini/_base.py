@@ -48,7 +48,7 @@ from ._checkpoints import Checkpoints
 from ._core.data import default_limit_bytes, minimum, training_rows
 from ._core.interrupt import stop_signals
 from ._core import stopping
-from ._core.schedules import WARMUP_FRACTION
+from ._core.schedules import WARMUP_FRACTION, auto_lr
 from ._core.threads import cpu_threads
 from ._sequence import lag_block, windows
 from .exceptions import DeadLatentWarning, FitInterruptedWarning
@@ -125,7 +125,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         "subtract_decoder_bias": ["boolean"],
         "output_relu": ["boolean", StrOptions({"auto"})],
         "optimizer": [StrOptions({"adam", "nadam", "adamw"})],
-        "lr": [Interval(Real, 0, None, closed="neither")],
+        "lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
         "lr_schedule": [StrOptions({"constant", "cosine_cycle"})],
         "batch_size": [Interval(Integral, 1, None, closed="left")],
         "n_epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
@@ -244,13 +244,16 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             k_aux=min(d_sae, self.k_aux or max(1, n_features // 2)),
             dead_window=self.dead_window or steps_per_epoch,
             optimizer=self.optimizer,
-            lr=self.lr,
+            lr=self._lr(n_features),
             lr_schedule=self.lr_schedule,
             batch_size=batch_size,
             verbose=self.verbose,
             prefix_sampling=getattr(self, "prefix_sampling", "fixed"),
             reorder=getattr(self, "reorder_latents", "none") == "frequency",
         ), steps_per_epoch
+
+    def _lr(self, n_features):
+        return auto_lr(n_features) if self.lr == "auto" else float(self.lr)
 
     def _n_epochs(self, steps_per_epoch):
         if self.n_epochs != "auto":
@@ -445,6 +448,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         self._sparsifier = sparsifier
         self.d_sae_ = module.d_sae
         self.topk_ = levels[-1].k
+        self.lr_ = self._lr(module.n_features)
         self._store_decoder(module)
         thresholds = module.thresholds.cpu().numpy()
         self.threshold_ = float(thresholds[-1]) if sparsifier.uses_threshold else None
@@ -526,7 +530,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         """Train for one epoch over ``X``, continuing from the current state.
 
         The first call initialises the model from ``X``. Later calls keep the optimiser
-        state and the dead-latent clocks, use the constant learning rate ``lr`` (the total
+        state and the dead-latent clocks, use the constant learning rate ``lr_`` (the total
         number of steps of an incremental fit is unknown, so no schedule applies), and
         recalibrate the BatchTopK threshold on the ``X`` of that call.
 
@@ -846,6 +850,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         levels = tuple(Level(int(a), int(b), float(c)) for a, b, c in fitted["levels"])
         est._module, est._levels = module, levels
         est.topk_ = levels[-1].k
+        est.lr_ = est._lr(n)
         est._sparsifier = est._make_sparsifier()
         est._train_state = TrainState(extra={"rng_state": torch.Generator().get_state()})
         for name in ("n_features_in_", "d_sae_", "n_iter_", "n_steps_", "loss_curve_",

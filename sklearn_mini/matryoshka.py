@@ -101,7 +101,7 @@ data_memory_limit
         Fraction of each level's block that never fires at that level's inference.
     dead_fraction_ : float
         Fraction of all latents that fire at no level's inference.
-    d_sae_, topk_, loss_curve_, validation_scores_, best_validation_score_, dead_fraction_curve_, \
+    d_sae_, topk_, lr_, loss_curve_, validation_scores_, best_validation_score_, dead_fraction_curve_, \
 n_iter_, converged_, atom_turn_curve_, n_steps_, n_epochs_resumed_, \
 mean_l0_, latent_frequency_, output_relu_, n_features_in_, feature_names_in_
         As for :class:`~sklearn_mini.SpikeSAE` (``topk_``, ``mean_l0_`` and
@@ -156,7 +156,7 @@ mean_l0_, latent_frequency_, output_relu_, n_features_in_, feature_names_in_
         output_relu=False,
         optimizer="adam",
         momentum_decay=4e-3,
-        lr=5e-3,
+        lr="auto",
         lr_schedule="cosine_cycle",
         batch_size=1024,
         n_epochs="auto",

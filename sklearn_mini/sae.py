@@ -6,6 +6,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import _BaseSAE
 from ._core.data import active_units_per_bin
+from ._core.schedules import auto_lr  # noqa: F401 (public here, beside auto_topk)
 from ._core.training import Level
 
 
@@ -176,8 +177,10 @@ class SpikeSAE(_BaseSAE):
         Optimiser (torch defaults besides the learning rate).
     momentum_decay : float, default=4e-3
         NAdam's momentum decay ``psi`` (ignored by the other optimisers).
-    lr : float, default=5e-3
-        Peak learning rate.
+    lr : float or 'auto', default='auto'
+        Peak learning rate. ``'auto'``: :func:`auto_lr` of the number of units, 5e-3 up
+        to 128 units and ``5e-3 * sqrt(128 / n_features)`` above; the rate used is in
+        ``lr_``.
     lr_schedule : {'cosine_cycle', 'constant'}, default='cosine_cycle'
         ``'cosine_cycle'``: 10% linear warmup, flat until half-way, then cosine decay to
         ``lr / 100`` with a superimposed cosine cycle of amplitude 10% of the decay range
@@ -257,6 +260,8 @@ class SpikeSAE(_BaseSAE):
         Number of latents used.
     topk_ : int
         Active latents per sample used (``topk``, or the value ``'auto'`` chose).
+    lr_ : float
+        Peak learning rate used (``lr``, or the value ``'auto'`` chose).
     loss_curve_ : list of float
         Mean training loss of every epoch.
     validation_scores_ : list of float or None
@@ -350,7 +355,7 @@ class SpikeSAE(_BaseSAE):
         output_relu=False,
         optimizer="adam",
         momentum_decay=4e-3,
-        lr=5e-3,
+        lr="auto",
         lr_schedule="cosine_cycle",
         batch_size=1024,
         n_epochs="auto",

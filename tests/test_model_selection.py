@@ -1,4 +1,4 @@
-"""Data-driven defaults (d_sae / topk 'auto') and the d_sae descent (DSAESearch)."""
+"""Data-driven defaults (d_sae / topk / lr 'auto') and the d_sae descent (DSAESearch)."""
 
 import numpy as np
 import scipy.sparse as sp
@@ -7,7 +7,7 @@ import pytest
 from sklearn_mini import SpikeSAE
 from sklearn_mini.datasets import make_sparse_counts
 from sklearn_mini.model_selection import DSAESearch
-from sklearn_mini.sae import auto_d_sae, auto_topk
+from sklearn_mini.sae import auto_d_sae, auto_lr, auto_topk
 
 
 def test_auto_rules_by_hand():
@@ -19,6 +19,10 @@ def test_auto_rules_by_hand():
     assert auto_d_sae(300, 20, 2) == 30  # one latent per ten samples
     assert auto_d_sae(200_000, 800, 14) == 1600  # twice the units
     assert auto_d_sae(30, 20, 4) == 8  # never fewer than 2 * topk
+    # 5e-3 up to 128 units, then 5e-3 * sqrt(128 / n): half the rate at 4 x 128 units.
+    assert auto_lr(20) == auto_lr(128) == 5e-3
+    assert auto_lr(512) == pytest.approx(2.5e-3, rel=1e-12)
+    assert auto_lr(2048) == pytest.approx(1.25e-3, rel=1e-12)
 
 
 def test_active_units_per_bin_by_hand():
@@ -39,6 +43,7 @@ def test_auto_defaults_fit_and_record_their_choice(shape):
 
     assert sae.topk_ == auto_topk(shape[1], active_units_per_bin(X))
     assert sae.d_sae_ == auto_d_sae(shape[0], shape[1], sae.topk_)
+    assert sae.lr_ == auto_lr(shape[1])
     assert sae.components_.shape == (sae.d_sae_, shape[1])
     assert np.isfinite(sae.score(X))
 
@@ -74,3 +79,15 @@ def test_dsae_search_validates_its_input():
         DSAESearch(SpikeSAE(n_epochs=1)).fit(np.ones((3, 3)))
     with pytest.raises(ValueError, match="step"):
         DSAESearch(step=0.5).fit(np.ones((100, 3)))
+
+
+def test_auto_lr_is_the_rate_the_fit_runs_at():
+    X, _ = make_sparse_counts(n_samples=300, n_features=512, random_state=0)
+    common = dict(d_sae=16, topk=2, n_epochs=2, random_state=0)
+    auto = SpikeSAE(**common).fit(X)
+    assert auto.lr_ == pytest.approx(2.5e-3)
+    # The same fit as with the number written out, and another than with 5e-3.
+    np.testing.assert_array_equal(auto.components_, SpikeSAE(lr=2.5e-3, **common).fit(X).components_)
+    fixed = SpikeSAE(lr=5e-3, **common).fit(X)
+    assert fixed.lr_ == 5e-3  # a number is used as given, at any width
+    assert not np.allclose(fixed.components_, auto.components_)

@@ -113,7 +113,7 @@ def test_checkpoints_every_n_epochs_atomically(X, tmp_path):
 
 def test_checkpoint_of_another_fit_is_a_clear_error(X, tmp_path):
     SpikeSAE(**fast_sae_params(checkpoint_dir=tmp_path)).fit(X)
-    with pytest.raises(ValueError, match=r"other parameters \(lr=0.005 there, 0.01 here\)"):
+    with pytest.raises(ValueError, match=r"other parameters \(lr='auto' there, 0.01 here\)"):
         SpikeSAE(**fast_sae_params(checkpoint_dir=tmp_path, lr=0.01)).fit(X)
     with pytest.raises(ValueError, match="other data"):
         SpikeSAE(**fast_sae_params(checkpoint_dir=tmp_path)).fit(X[:-1])

@@ -1,4 +1,4 @@
-"""Learning-rate schedules as pure functions of the step number."""
+"""Learning rates: the automatic peak rate, and schedules as pure functions of the step."""
 
 import math
 
@@ -8,6 +8,35 @@ DECAY_START_FRACTION = 0.5
 CYCLE_PERIOD_FRACTION = 0.2  # of the decay phase
 CYCLE_AMPLITUDE_FRACTION = 0.1  # of (lr - min_lr)
 MIN_LR_RATIO = 1e-2
+
+# lr='auto': the peak rate the defaults were measured with, and the widest data they were
+# measured on (the shared recordings have 71-125 units, the recovery benchmark fewer).
+AUTO_LR = 5e-3
+AUTO_LR_WIDTH = 128
+
+
+def auto_lr(n_features):
+    """Peak learning rate used by ``lr='auto'``.
+
+    ``5e-3 * min(1, sqrt(128 / n_features))``: 5e-3 up to 128 units, 2.1e-3 for 739,
+    1.8e-3 for 1000. Adam moves every weight by about ``lr`` per step whatever its
+    gradient's scale, and the coordinates of a unit-norm atom over ``n`` units are about
+    ``1 / sqrt(n)``, so one step turns an atom by about ``lr * sqrt(n)``. The rule keeps
+    that turn at what it is at 128 units, the widest data the other defaults were
+    measured on; below that width the rate is the measured 5e-3. (At 5e-3 on 739 units
+    the atoms kept jumping until the end of a fit, which matched fewer planted patterns
+    and needed more epochs; see the user guide's choosing-sizes page.)
+
+    Parameters
+    ----------
+    n_features : int
+        Number of units (inputs of the encoder).
+
+    Returns
+    -------
+    lr : float
+    """
+    return AUTO_LR * min(1.0, (AUTO_LR_WIDTH / n_features) ** 0.5)
 
 
 def constant_lr(step, n_steps, lr):
