@@ -11,6 +11,7 @@ explained variance and dead fraction. The user guide's choosing-sizes page holds
 
     python benchmarks/bench_auto_lr.py               # every width, n_epochs='auto'
     python benchmarks/bench_auto_lr.py --epochs 60   # a fixed budget
+    python benchmarks/bench_auto_lr.py --only 250 400  # some widths (units)
     python benchmarks/bench_auto_lr.py --smoke       # seconds-long run, for CI
 """
 
@@ -61,6 +62,8 @@ def run(name, generator, n_epochs):
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--epochs", type=int, default=None, help="n_epochs (default 'auto')")
+    parser.add_argument("--only", nargs="+", type=int, metavar="UNITS",
+                        help="only the generators with these numbers of units")
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
     n_epochs = 5 if args.smoke else (args.epochs or "auto")
@@ -69,7 +72,8 @@ def main():
     print("| data | lr | epochs | fit | matched | held-out EV | dead |")
     print("|---|---|---|---|---|---|---|")
     for name, generator in (SMOKE if args.smoke else GENERATORS).items():
-        run(name, generator, n_epochs)
+        if args.only is None or generator["n_units"] in args.only:
+            run(name, generator, n_epochs)
 
 
 if __name__ == "__main__":
