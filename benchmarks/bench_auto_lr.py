@@ -25,7 +25,7 @@ from sklearn_mini import SpikeSAE
 from sklearn_mini.datasets import make_dictionary_spikes, match_atoms
 from sklearn_mini.sae import auto_lr
 
-from bench_stopping import split
+from bench_stopping import split, training_scale
 
 GENERATORS = {
     "24000 x 250": dict(n_samples=24_000, n_units=250, n_broad=5, n_narrow=60,
@@ -42,9 +42,7 @@ SMOKE = {"smoke (1500 x 160)": dict(n_samples=1500, n_units=160, n_broad=2, n_na
 def run(name, generator, n_epochs):
     X, truth = make_dictionary_spikes(**generator)
     train, test = split(X)
-    scale = X[: len(train)].max(axis=0)
-    scale[scale == 0] = 1.0
-    planted = truth.dictionary / scale  # the atoms in the units the model sees
+    planted = truth.dictionary / training_scale(X)  # the atoms in the units the model sees
     for lr in (5e-3, "auto"):
         sae = SpikeSAE(lr=lr, n_epochs=n_epochs, random_state=0)
         start = time.perf_counter()

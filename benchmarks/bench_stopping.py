@@ -41,12 +41,19 @@ RULES = {
 }
 
 
+def training_scale(X):
+    """Each unit's maximum over the first 70% of the bins (1 where it never fires)."""
+    X = np.asarray(X, dtype=np.float32)
+    scale = X[: int(0.7 * len(X))].max(axis=0)
+    scale[scale == 0] = 1.0
+    return scale
+
+
 def split(X):
     """First 70% to train, last 30% held out, both divided by the training maxima."""
     X = np.asarray(X, dtype=np.float32)
     cut = int(0.7 * len(X))
-    scale = X[:cut].max(axis=0)
-    scale[scale == 0] = 1.0
+    scale = training_scale(X)
     return X[:cut] / scale, X[cut:] / scale
 
 
