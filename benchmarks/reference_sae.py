@@ -10,6 +10,10 @@ n_features // 2, coefficient 1/32),
 Adam at lr 5e-3, unit-norm decoder rows with the radial gradient removed. The schedule
 (warm-up over 5% of steps, cosine decay to 10%) is simpler than SpikeSAE's cosine cycle;
 it costs the same per step.
+
+With ``levels`` and ``bf16=True`` it is also the benchmarks' stand-in for the authors'
+research code (dense BatchTopK Matryoshka under bf16 autocast), written from that code's
+description, not from its source; ``retinal_waves_bar.py --reference`` times it.
 """
 
 import math
@@ -39,12 +43,21 @@ def _msle(x_hat, x):
 
 
 def fit_reference(X, d_sae, k, n_epochs, batch_size=1024, lr=5e-3, batch_topk=True,
-                  seed=0, aux_coef=1 / 32, k_aux=None, dead_window=None):
+                  seed=0, aux_coef=1 / 32, k_aux=None, dead_window=None, levels=None,
+                  level_weights=None, bf16=False):
     """Train on ``X`` (float32 tensor); returns ``(W_enc, b_enc, W_dec, b_dec, threshold)``.
 
     ``threshold`` (BatchTopK) is the mean over training batches of the smallest kept
     value, the usual inference rule of BatchTopK code.
+
+    ``levels`` (``(d, k)`` pairs, the last one ``(d_sae, k)``) makes it a Matryoshka SAE
+    the way such code is usually written: every level codes its prefix of the latents on
+    its own (top-k over the prefix), decodes it with a dense product, and the loss is the
+    ``level_weights``-weighted mean of the levels' losses. ``bf16`` runs the forward pass
+    under CPU autocast to bfloat16, as the research code's benchmark did.
     """
+    levels = list(levels or [(d_sae, k)])
+    weights = list(level_weights or [1.0] * len(levels))
     gen = torch.Generator().manual_seed(seed)
     n, f = X.shape
     w = torch.randn(d_sae, f, generator=gen)
@@ -63,17 +76,21 @@ def fit_reference(X, d_sae, k, n_epochs, batch_size=1024, lr=5e-3, batch_topk=Tr
     for _ in range(n_epochs):
         for rows in torch.randperm(n, generator=gen).split(batch_size):
             x = X[rows]
-            pre = (x - b_dec) @ W_enc + b_enc
-            codes = _codes(pre, k, batch_topk)
-            x_hat = torch.relu(codes @ W_dec + b_dec)
-            loss = _msle(x_hat, x)
-            dead = since_fired >= dead_window
-            if dead.any():
-                aux = pre.masked_fill(~dead, float("-inf"))
-                values, index = aux.topk(min(k_aux, d_sae), dim=-1)
-                aux_codes = torch.zeros_like(pre).scatter(-1, index, values.relu())
-                residual = (x - x_hat).detach()
-                loss = loss + aux_coef * (residual - aux_codes @ W_dec).pow(2).mean()
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                pre = (x - b_dec) @ W_enc + b_enc
+                loss = 0.0
+                for (d, k_level), weight in zip(levels, weights):
+                    codes = _codes(pre[:, :d], k_level, batch_topk)
+                    x_hat = torch.relu(codes @ W_dec[:d] + b_dec)
+                    loss = loss + weight * _msle(x_hat.float(), x)
+                loss = loss / sum(weights)
+                dead = since_fired >= dead_window
+                if dead.any():
+                    aux = pre.masked_fill(~dead, float("-inf"))
+                    values, index = aux.topk(min(k_aux, d_sae), dim=-1)
+                    aux_codes = torch.zeros_like(pre).scatter(-1, index, values.relu())
+                    residual = (x - x_hat).detach()
+                    loss = loss + aux_coef * (residual - aux_codes @ W_dec).float().pow(2).mean()
             for group in opt.param_groups:
                 group["lr"] = _lr(step, n_steps, lr)
             opt.zero_grad()
@@ -83,10 +100,11 @@ def fit_reference(X, d_sae, k, n_epochs, batch_size=1024, lr=5e-3, batch_topk=Tr
             opt.step()
             with torch.no_grad():
                 W_dec /= W_dec.norm(dim=1, keepdim=True)
-                fired = (codes > 0).any(0)
+                fired = (codes > 0).any(0)  # the last level's codes cover every latent
                 since_fired = torch.where(fired, 0, since_fired + 1)
             losses.append(loss.item())
             step += 1
+    k = levels[-1][1]
     with torch.no_grad():
         mins = []
         for rows in torch.arange(n).split(batch_size):

@@ -10,8 +10,14 @@ dead. Prints fit seconds, held-out EV (pooled, per-unit means of the held-out bi
 mean held-out R^2 per unit, L0, dead fractions (training data, held-out time, and per
 level) and the effective units per used atom (near 1: single-unit atoms).
 
+``--reference`` also fits, in the same run and on the same split, a stand-in for the
+research code (``reference_sae.fit_reference`` with these levels and weights: dense
+BatchTopK Matryoshka, bf16 autocast, 20 epochs, batch 1024), written from the research
+code's description, not from its code; it prints the time ratio of the two fits.
+
 Run: python benchmarks/retinal_waves_bar.py [--data ../shared/data] [--epochs 20]
      python benchmarks/retinal_waves_bar.py --sparsity batchtopk   # the research code's
+     python benchmarks/retinal_waves_bar.py --reference            # ratio, same run
 """
 
 import argparse
@@ -26,6 +32,7 @@ from sklearn_mini.metrics import dead_fraction, explained_variance, r2_per_unit
 
 from bench_recordings import used_atom_size
 
+LEVELS = ((256, 8), (512, 16), (1024, 24))
 FILE = "retinal_waves_eglen2014/Stafford2009_WT_37C_Dorsal_2008-06-27-0.h5"
 
 
@@ -46,6 +53,8 @@ def main():
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sparsity", default="topk", choices=["topk", "batchtopk"])
+    parser.add_argument("--reference", action="store_true",
+                        help="also time the dense bf16 stand-in for the research code")
     args = parser.parse_args()
     path = pathlib.Path(args.data) / FILE
     if not path.exists():
@@ -53,7 +62,7 @@ def main():
         return
     train, test = held_out_split(path)
     print(f"train {train.shape}, held-out {test.shape}")
-    sae = MatryoshkaSAE(levels=((256, 8), (512, 16), (1024, 24)), level_weights=(1, 1.25, 1.5),
+    sae = MatryoshkaSAE(levels=LEVELS, level_weights=(1, 1.25, 1.5),
                         n_epochs=args.epochs, loss="msle", sparsity=args.sparsity,
                         random_state=args.seed)
     start = time.perf_counter()
@@ -69,6 +78,30 @@ def main():
           f"{used_atom_size(sae):.1f} | level EV "
           f"{', '.join(f'{v:.3f}' for v in sae.score_levels(test))} | training path "
           f"{'sparse' if sae._use_sparse_decoder(1024, sae._levels) else 'dense'}")
+
+
+    if args.reference:
+        reference(train, test, args, seconds)
+
+
+
+def reference(train, test, args, seconds):
+    """Fit the research-code stand-in on the same split; print its numbers and the ratio."""
+    import torch
+    from reference_sae import fit_reference, reconstruct_reference
+
+    X_t = torch.as_tensor(train, dtype=torch.float32)
+    start = time.perf_counter()
+    params = fit_reference(X_t, 1024, 24, args.epochs, seed=args.seed, levels=LEVELS,
+                           level_weights=(1, 1.25, 1.5), bf16=True)
+    ref_seconds = time.perf_counter() - start
+    X_hat = reconstruct_reference(params, torch.as_tensor(test, dtype=torch.float32), 24)
+    W_enc, b_enc, _, b_dec, threshold = params
+    pre = (torch.as_tensor(test, dtype=torch.float32) - b_dec) @ W_enc + b_enc
+    print(f"reference (dense BatchTopK Matryoshka, bf16) fit {ref_seconds:.1f} s | held-out "
+          f"EV {explained_variance(test, X_hat.numpy()):.3f} | dead (held-out) "
+          f"{dead_fraction((pre * (pre > threshold)).numpy()):.1%} | sklearn_mini "
+          f"{ref_seconds / seconds:.2f}x faster, same run")
 
 
 if __name__ == "__main__":
