@@ -115,12 +115,17 @@ def fit_reference(X, d_sae, k, n_epochs, batch_size=1024, lr=5e-3, batch_topk=Tr
 
 
 @torch.no_grad()
-def reconstruct_reference(params, X, k, batch_size=4096):
-    """Reconstructions of ``X``: codes above the threshold (BatchTopK) or per-row top-k."""
+def reconstruct_reference(params, X, k, batch_size=4096, return_codes=False):
+    """Reconstructions of ``X``: codes above the threshold (BatchTopK) or per-row top-k.
+
+    With ``return_codes`` also the codes, ``(reconstructions, codes)``.
+    """
     W_enc, b_enc, W_dec, b_dec, threshold = params
-    out = []
+    out, all_codes = [], []
     for rows in torch.arange(X.shape[0]).split(batch_size):
         pre = (X[rows] - b_dec) @ W_enc + b_enc
         codes = pre * (pre > threshold) if threshold is not None else _codes(pre, k, False)
         out.append(torch.relu(codes @ W_dec + b_dec))
-    return torch.cat(out)
+        if return_codes:
+            all_codes.append(codes)
+    return (torch.cat(out), torch.cat(all_codes)) if return_codes else torch.cat(out)

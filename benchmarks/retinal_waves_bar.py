@@ -33,6 +33,7 @@ from sklearn_mini.metrics import dead_fraction, explained_variance, r2_per_unit
 from bench_recordings import used_atom_size
 
 LEVELS = ((256, 8), (512, 16), (1024, 24))
+WEIGHTS = (1, 1.25, 1.5)
 FILE = "retinal_waves_eglen2014/Stafford2009_WT_37C_Dorsal_2008-06-27-0.h5"
 
 
@@ -62,7 +63,7 @@ def main():
         return
     train, test = held_out_split(path)
     print(f"train {train.shape}, held-out {test.shape}")
-    sae = MatryoshkaSAE(levels=LEVELS, level_weights=(1, 1.25, 1.5),
+    sae = MatryoshkaSAE(levels=LEVELS, level_weights=WEIGHTS,
                         n_epochs=args.epochs, loss="msle", sparsity=args.sparsity,
                         random_state=args.seed)
     start = time.perf_counter()
@@ -78,11 +79,8 @@ def main():
           f"{used_atom_size(sae):.1f} | level EV "
           f"{', '.join(f'{v:.3f}' for v in sae.score_levels(test))} | training path "
           f"{'sparse' if sae._use_sparse_decoder(1024, sae._levels) else 'dense'}")
-
-
     if args.reference:
         reference(train, test, args, seconds)
-
 
 
 def reference(train, test, args, seconds):
@@ -90,17 +88,16 @@ def reference(train, test, args, seconds):
     import torch
     from reference_sae import fit_reference, reconstruct_reference
 
-    X_t = torch.as_tensor(train, dtype=torch.float32)
+    d_sae, k = LEVELS[-1]
     start = time.perf_counter()
-    params = fit_reference(X_t, 1024, 24, args.epochs, seed=args.seed, levels=LEVELS,
-                           level_weights=(1, 1.25, 1.5), bf16=True)
+    params = fit_reference(torch.as_tensor(train, dtype=torch.float32), d_sae, k, args.epochs,
+                           seed=args.seed, levels=LEVELS, level_weights=WEIGHTS, bf16=True)
     ref_seconds = time.perf_counter() - start
-    X_hat = reconstruct_reference(params, torch.as_tensor(test, dtype=torch.float32), 24)
-    W_enc, b_enc, _, b_dec, threshold = params
-    pre = (torch.as_tensor(test, dtype=torch.float32) - b_dec) @ W_enc + b_enc
+    X_hat, codes = reconstruct_reference(params, torch.as_tensor(test, dtype=torch.float32), k,
+                                         return_codes=True)
     print(f"reference (dense BatchTopK Matryoshka, bf16) fit {ref_seconds:.1f} s | held-out "
           f"EV {explained_variance(test, X_hat.numpy()):.3f} | dead (held-out) "
-          f"{dead_fraction((pre * (pre > threshold)).numpy()):.1%} | sklearn_mini "
+          f"{dead_fraction(codes.numpy()):.1%} | sklearn_mini "
           f"{ref_seconds / seconds:.2f}x faster, same run")
 
 
