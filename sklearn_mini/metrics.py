@@ -8,7 +8,9 @@ Constant units and bins
 An R^2 divides by the variance of the observed values. Where that variance is zero (a
 unit that never fires in the scored bins, or a bin in which every unit has the same
 count) the R^2 is defined as in :func:`sklearn.metrics.r2_score` with
-``force_finite=True``: 1.0 if the reconstruction is exact there, 0.0 otherwise. Cosine
+``force_finite=True``: 1.0 if the reconstruction is exact there, 0.0 otherwise. A unit
+or bin is constant when all its values are equal, tested exactly: the rounding error of
+a floating-point mean is never taken for variance. Cosine
 similarities of an all-zero vector are 1.0 when both vectors are zero and 0.0 otherwise.
 No function returns NaN for finite input, so aggregates (means, medians) are never NaN.
 """
@@ -35,6 +37,17 @@ def _r2(residual, total):
     return out
 
 
+def _total_sum_of_squares(X, axis):
+    """``sum((X - mean)**2)`` along ``axis``, exactly 0 where ``X`` is constant.
+
+    The floating-point mean of identical values is not always that value (100 copies of
+    1e30 average to 1e30 + 1.7e15), which would leave a rounding-level "variance" (1.1e33
+    there) and turn a constant unit's R^2 into -8e13 instead of the module's rule.
+    """
+    centred = X - X.mean(axis, keepdims=True)
+    return np.where(np.ptp(X, axis=axis) == 0, 0.0, (centred ** 2).sum(axis))
+
+
 def explained_variance(X, X_hat):
     """Pooled explained variance of a reconstruction.
 
@@ -59,7 +72,7 @@ def explained_variance(X, X_hat):
     """
     X, X_hat = _pair(X, X_hat)
     residual = np.sum((X - X_hat) ** 2)
-    total = np.sum((X - X.mean(axis=0)) ** 2)
+    total = _total_sum_of_squares(X, 0).sum()
     return float(_r2(residual, total))
 
 
@@ -78,7 +91,7 @@ def r2_per_unit(X, X_hat):
         gets 1.0 if reconstructed exactly, else 0.0 (see the module notes).
     """
     X, X_hat = _pair(X, X_hat)
-    return _r2(((X - X_hat) ** 2).sum(0), ((X - X.mean(0)) ** 2).sum(0))
+    return _r2(((X - X_hat) ** 2).sum(0), _total_sum_of_squares(X, 0))
 
 
 def r2_per_example(X, X_hat):
@@ -97,8 +110,7 @@ def r2_per_example(X, X_hat):
         else 0.0.
     """
     X, X_hat = _pair(X, X_hat)
-    centred = X - X.mean(1, keepdims=True)
-    return _r2(((X - X_hat) ** 2).sum(1), (centred ** 2).sum(1))
+    return _r2(((X - X_hat) ** 2).sum(1), _total_sum_of_squares(X, 1))
 
 
 def _cosine(a, b, axis):

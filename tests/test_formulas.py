@@ -20,7 +20,9 @@ from sklearn_mini._core.sparsity import (
     dead_latent_mask,
 )
 from sklearn_mini._core.training import Level, TrainConfig, Trainer
-from sklearn_mini.metrics import dead_fraction, explained_variance, mean_l0
+from sklearn_mini.metrics import (
+    dead_fraction, explained_variance, mean_l0, r2_per_example, r2_per_unit,
+)
 
 LN2 = math.log(2.0)
 
@@ -346,6 +348,19 @@ def test_explained_variance_constant_data_is_not_nan():
     X = np.ones((3, 2))
     assert explained_variance(X, X) == 1.0
     assert explained_variance(X, X + 1) == 0.0
+
+
+@pytest.mark.parametrize("value", [1e30, 0.1, 7.0])
+def test_constant_data_whose_float_mean_is_not_the_value_scores_by_the_constant_rule(value):
+    # 100 copies of 1e30 average to 1e30 + 1.7e15 in float64: the rounding-level
+    # "variance" (1.1e33) made the R^2 of an inexact reconstruction -7.9e13.
+    X = np.full((100, 4), value)
+    X_hat = X.copy()
+    X_hat[0, 0] = value * 2  # not exact, so the constant rule gives 0.0
+    assert explained_variance(X, X) == 1.0
+    assert explained_variance(X, X_hat) == 0.0
+    np.testing.assert_array_equal(r2_per_unit(X, X_hat), [0.0, 1.0, 1.0, 1.0])
+    np.testing.assert_array_equal(r2_per_example(X, X_hat)[:2], [0.0, 1.0])
 
 
 def test_l0_and_dead_fraction():

@@ -16,7 +16,9 @@ from sklearn_mini import MatryoshkaSAE, SpikeSAE
 from sklearn_mini._core import checkpoint
 from sklearn_mini._core.data import HostRows
 from sklearn_mini.datasets import make_sparse_counts
-from sklearn_mini.exceptions import DivergenceError, DivergenceWarning, FitInterruptedWarning
+from sklearn_mini.exceptions import (
+    DeadLatentWarning, DivergenceError, DivergenceWarning, FitInterruptedWarning,
+)
 
 from .conftest import fast_sae_params
 
@@ -220,9 +222,21 @@ def test_non_finite_loss_mid_fit_is_rolled_back(X, monkeypatch):
 
 
 def test_input_overflowing_the_loss_is_a_clear_value_error():
-    X = np.full((100, 4), 1e30)
+    # Values that vary by ~1e30: any reconstruction's squared error is ~1e60, past
+    # float32's 3.4e38, whatever the initial weights (constant 1e30 could fit exactly).
+    X = np.random.default_rng(0).uniform(0, 1e30, size=(100, 4))
     with pytest.raises(ValueError, match="overflows torch.float32"):
         SpikeSAE(**fast_sae_params(loss="mse")).fit(X)
+
+
+def test_constant_input_scores_by_the_constant_rule_not_a_huge_negative():
+    # 100 bins of 0.1 average to 0.1 - 1.9e-16: the rounding-level "variance" made the
+    # score of this fit -7e28. Data with no variance score 1.0 (exact) or 0.0.
+    X = np.full((100, 4), 0.1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeadLatentWarning)  # 4 constant units, 8+ latents
+        model = SpikeSAE(**fast_sae_params(loss="mse")).fit(X)
+    assert model.score(X) in (0.0, 1.0)
 
 
 # ------------------------------------------------------------------ streaming
