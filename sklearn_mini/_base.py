@@ -160,6 +160,9 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             reset=reset,
             accept_sparse=["csr", "csc", "coo"],
             dtype=[np.float64, np.float32],
+            # One bin is fitted exactly by the decoder bias alone: nothing to learn, and
+            # the divergence check would measure drift against a loss of 0.
+            ensure_min_samples=2 if reset else 1,
         )
         if sp.issparse(X):
             X = X.toarray()

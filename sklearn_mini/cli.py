@@ -1,6 +1,8 @@
 """Command line: ``sklearn-mini demo`` and ``sklearn-mini run PATH``.
 
-``python -m sklearn_mini`` (no command) runs the demo.
+``python -m sklearn_mini`` (no command, or only the demo's options) runs the demo. A
+problem with the input (a missing file, an unreadable format, an empty recording) is one
+line on stderr and exit status 2, not a traceback.
 """
 
 import argparse
@@ -8,7 +10,13 @@ import inspect
 import sys
 import time
 
+from . import __version__
 from .datasets import make_spiking_features
+
+# Options of the top-level parser itself; any other leading option is the demo's.
+TOP_LEVEL_OPTIONS = ("-h", "--help", "--version")
+# What reading or checking a recording raises for bad input (not a bug of ours).
+INPUT_ERRORS = (OSError, ValueError)
 
 
 def _run(args, spikes, truth):
@@ -45,8 +53,12 @@ def _demo(args):
 
 
 def _run_file(args):
+    from pathlib import Path
+
     from .report import read_recording
 
+    if not Path(args.path).exists():
+        raise FileNotFoundError(f"{args.path} does not exist.")
     spikes = read_recording(args.path)
     print(f"Read {spikes.n_spikes} spikes of {spikes.n_units} units from {args.path}")
     return _run(args, spikes, None)
@@ -71,7 +83,10 @@ def _common(parser, out):
 def build_parser():
     parser = argparse.ArgumentParser(prog="sklearn-mini",
                                      description="Sparse autoencoders for spike data.")
-    sub = parser.add_subparsers(dest="command")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="{demo,run}",
+                                help="demo: the job on simulated spikes; run: on a recording "
+                                     "(no command: demo)")
     demo = sub.add_parser("demo", help="simulate spikes with planted features and run the job")
     simulator = inspect.signature(make_spiking_features).parameters  # one set of defaults
     demo.add_argument("--n-units", type=int, default=simulator["n_units"].default)
@@ -90,10 +105,14 @@ def build_parser():
 def main(argv=None):
     parser = build_parser()
     argv = list(sys.argv[1:] if argv is None else argv)
-    if not argv or argv[0].startswith("-"):
+    if not argv or (argv[0].startswith("-") and argv[0] not in TOP_LEVEL_OPTIONS):
         argv = ["demo", *argv]
     args = parser.parse_args(argv)
-    return args.func(args)
+    try:
+        return args.func(args)
+    except INPUT_ERRORS as error:
+        print(f"sklearn-mini {args.command}: error: {error}", file=sys.stderr)
+        return 2
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -349,3 +349,15 @@ def test_unit_codes_never_alias_the_callers_array():
     spikes = SpikeTrains(np.linspace(0.0, 1.0, 5), units)
     assert not np.shares_memory(spikes.codes, units)
     np.testing.assert_array_equal(spikes.codes, units)
+
+
+@pytest.mark.parametrize("empty", [np.zeros((0, 2)), (np.zeros(0), np.zeros(0, int))])
+def test_empty_spike_table_says_there_are_no_spikes(empty):
+    # It used to say "t_stop (0.0) must be greater than t_start (0.0)".
+    with pytest.raises(ValueError, match="No spikes in the input"):
+        SpikeBinner().fit_transform(empty)
+
+
+def test_no_spikes_within_a_given_span_is_a_valid_empty_recording():
+    spikes = SpikeTrains(np.zeros(0), np.zeros(0, int), t_start=0.0, t_stop=10.0)
+    assert spikes.n_spikes == 0 and spikes.t_stop == 10.0

@@ -109,13 +109,13 @@ def test_l1_warmup_ramps_the_sparsity_coefficient():
                       l1_warmup=0.5, batch_size=10)
     trainer = Trainer(module, cfg, gen, torch.device("cpu"))
     seen = []
-    original = trainer._loss
+    original = trainer.train_step
 
-    def spy(x):
+    def spy(x, lr):  # the scale each optimiser step trains with
         seen.append(trainer.sparsity_scale)
-        return original(x)
+        return original(x, lr)
 
-    trainer._loss = spy
+    trainer.train_step = spy
     trainer.run(torch.rand(100, 4, generator=gen), n_epochs=2)  # 20 steps, warm-up 10
     assert seen == pytest.approx([min(1.0, (i + 1) / 10) for i in range(20)])
     seen.clear()

@@ -48,11 +48,40 @@ def test_run_reads_a_spike_table(fmt, tmp_path, capsys):
     assert not (tmp_path / "r" / "feature_recovery.png").exists()  # no ground truth
 
 
-def test_run_names_the_missing_column_of_a_spike_table(tmp_path):
+def test_run_names_the_missing_column_of_a_spike_table(tmp_path, capsys):
     path = tmp_path / "spikes.csv"
     np.savetxt(path, np.ones((3, 2)), delimiter=",", header="Time,cell", comments="")
-    with pytest.raises(ValueError, match="no unit column"):
-        main(["run", str(path), *FAST, "--out", str(tmp_path / "r")])
+    assert main(["run", str(path), *FAST, "--out", str(tmp_path / "r")]) == 2
+    assert "no unit column" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("name, message", [
+    ("missing.nwb", "does not exist"),
+    ("recording.mat", "expected an .nwb file"),
+    ("empty.csv", "No spikes in the input"),
+])
+def test_run_on_bad_input_prints_one_line_and_exits_non_zero(tmp_path, capsys, name, message):
+    path = tmp_path / name
+    if name.endswith(".mat"):
+        path.write_bytes(b"not a recording")
+    if name.endswith(".csv"):
+        path.write_text("time,unit\n")
+    assert main(["run", str(path), *FAST, "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_help_lists_both_commands_and_version_is_printed(capsys):
+    # A leading option used to be taken for the demo's, so --help hid `run`.
+    with pytest.raises(SystemExit) as exit_help:
+        main(["--help"])
+    assert exit_help.value.code == 0
+    out = capsys.readouterr().out
+    assert "{demo,run}" in out and "run on a recording" in out.replace("run: on", "run on")
+    with pytest.raises(SystemExit):
+        main(["--version"])
+    from sklearn_mini import __version__
+    assert capsys.readouterr().out.strip() == f"sklearn-mini {__version__}"
 
 
 def test_python_dash_m_runs_the_demo(tmp_path):

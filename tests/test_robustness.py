@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 
 import sklearn_mini._base as base_module
 from sklearn_mini import MatryoshkaSAE, SpikeSAE
@@ -206,6 +207,34 @@ def test_huge_learning_rate_rolls_back_and_never_returns_nan(params, X):
     assert np.isfinite(sae.transform(X)).all()
 
 
+def test_fit_whose_every_update_was_rolled_back_is_refused():
+    # make_sparse_counts, 5 steps an epoch, lr 1e3: every epoch diverges and is rolled
+    # back to step 0, the last time at the last step. That model is its initialisation
+    # (score ~0) and used to be returned as fitted after three warnings.
+    X = np.asarray(make_sparse_counts(random_state=0)[0], float)
+    sae = SpikeSAE(d_sae=16, topk=2, n_epochs=3, lr=1e3, random_state=0)
+    with pytest.warns(DivergenceWarning), pytest.raises(DivergenceError, match="no update was kept"):
+        sae.fit(X)
+    assert not hasattr(sae, "components_")
+
+
+def test_fit_whose_last_updates_blew_up_is_refused(X, monkeypatch):
+    # Updates after the last loss a sync point saw are judged on the final parameters:
+    # poison them after the last optimiser step.
+    from sklearn_mini._core.training import Trainer
+
+    original = Trainer._check_final_state
+
+    def blow_up(self, data, start_step, batch_size):
+        with torch.no_grad():
+            self.module.W_dec.mul_(1e20)
+        return original(self, data, start_step, batch_size)
+
+    monkeypatch.setattr(Trainer, "_check_final_state", blow_up)
+    with pytest.raises(DivergenceError, match="ended diverged"):
+        SpikeSAE(**fast_sae_params(loss="mse")).fit(X)
+
+
 def test_non_finite_loss_mid_fit_is_rolled_back(X, monkeypatch):
     from sklearn_mini._core.training import Trainer
 
@@ -310,3 +339,12 @@ def test_odd_input_fits_finite_or_raises_value_error(make, X):
     assert np.isfinite(sae.components_).all()
     assert np.isfinite(np.asarray(Z, dtype=float)).all()
     assert np.isfinite(np.asarray(X_hat, dtype=float)).all()
+
+
+def test_fit_on_one_bin_says_too_few_samples():
+    # It used to end in a DivergenceError against a first loss of ~1e-15.
+    X = np.random.default_rng(0).poisson(1.0, size=(10, 4)).astype(float)
+    with pytest.raises(ValueError, match="1 sample"):
+        SpikeSAE(**fast_sae_params()).fit(X[:1])
+    model = SpikeSAE(**fast_sae_params()).fit(X)
+    assert model.transform(X[:1]).shape == (1, 16)  # one bin is fine at inference

@@ -51,7 +51,8 @@ class DivergenceWarning(UserWarning):
 
 
 class DivergenceError(ValueError, FloatingPointError):
-    """Training kept diverging after every allowed roll-back (or its first loss was not finite).
+    """Training kept diverging after every allowed roll-back, ended without a kept update
+    or with diverged parameters, or its first loss was not finite.
 
     A ``ValueError`` (the parameters or the input's scale are unusable) and a
     ``FloatingPointError`` (what went wrong).
@@ -181,6 +182,7 @@ class Trainer:
         self.retries = 0
         self._good = None  # snapshot of the module at the last good sync point
         self._good_step = 0
+        self._good_mean = 0.0  # mean loss of the interval that last passed the check
         self._interval_loss = torch.zeros((), dtype=torch.float64, device=device)
         self._interval_steps = 0
         d_sae = module.d_sae
@@ -399,6 +401,7 @@ class Trainer:
         limit = DIVERGENCE_FACTOR * abs(self.reference_loss or 0.0)
         if math.isfinite(mean) and (limit == 0 or mean <= limit) and self._params_finite():
             self._snapshot()
+            self._good_mean = mean
             return
         self._roll_back(mean, steps)
 
@@ -475,6 +478,7 @@ class Trainer:
         reorder_epochs = (int(REORDER_FRACTION * n_epochs)
                           if reorder and cfg.reorder and len(cfg.levels) > 1 else 0)
         self._snapshot()
+        start_step = self.step
         bar = tqdm(total=total_steps, initial=pos.epoch * steps_per_epoch + pos.batch,
                    desc="SAE fit", unit="step", disable=cfg.verbose < 1)
         try:
@@ -526,7 +530,35 @@ class Trainer:
             # Gradients are rebuilt every step: free them now rather than hold two
             # parameter-sized buffers through the post-fit passes.
             self.optimizer.zero_grad(set_to_none=True)
+        self._check_final_state(data, start_step, batch_size)
         return pos
+
+    def _check_final_state(self, data, start_step, batch_size):
+        """Refuse to return a model that never recovered from a divergence.
+
+        Two cases: every update since the start was rolled back (the model is its
+        initialisation), or the last updates, which no sync point judged since they came
+        after the last loss it saw, blew up: the loss of the data's first rows under the
+        final parameters is not finite, or more than DIVERGENCE_FACTOR times both the first
+        batch's loss and the last interval that passed a check. The latter keeps a fit
+        whose first loss was at rounding level (data the offset alone fits) from being
+        called diverged for a loss that only drifted up from there.
+        """
+        if self.retries and self._good_step <= start_step:
+            raise DivergenceError(
+                f"Training diverged {self.retries} times and no update was kept: the model "
+                f"is still its initialisation (last learning rate "
+                f"{self.cfg.lr * self.lr_scale:.3g}). Lower `lr` or normalise the counts."
+            )
+        with torch.no_grad():
+            loss = float(self._loss(data.take(torch.arange(min(batch_size, data.n_rows))))[0])
+        limit = DIVERGENCE_FACTOR * max(abs(self.reference_loss or 0.0), self._good_mean)
+        if not math.isfinite(loss) or (limit > 0 and loss > limit) or not self._params_finite():
+            raise DivergenceError(
+                f"Training ended diverged: the final model's loss on the first rows is "
+                f"{loss:.4g} against {self.reference_loss:.4g} at the start. Lower `lr` or "
+                "normalise the counts."
+            )
 
     def _start_firing_count(self, pos, active):
         """Count this epoch's firing (continuing a mid-epoch stop's counts) if ``active``."""
