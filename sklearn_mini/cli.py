@@ -9,6 +9,7 @@ import argparse
 import inspect
 import sys
 import time
+from pathlib import Path
 
 from . import __version__
 from .datasets import make_spiking_features
@@ -53,8 +54,6 @@ def _demo(args):
 
 
 def _run_file(args):
-    from pathlib import Path
-
     from .report import read_recording
 
     if not Path(args.path).exists():

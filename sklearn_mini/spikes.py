@@ -124,14 +124,14 @@ class SpikeTrains:
             if len(value) != len(unit_ids):
                 raise ValueError(f"unit_info[{key!r}] has {len(value)} entries for "
                                  f"{len(unit_ids)} units.")
-        self.t_start = float(t_start) if t_start is not None else (float(times[0]) if times.size else 0.0)
-        self.t_stop = float(t_stop) if t_stop is not None else (
-            float(np.nextafter(times[-1], np.inf)) if times.size else self.t_start)
         if not times.size and t_stop is None:
             # The span would come from the spikes; "t_stop (0.0) must be greater than
             # t_start (0.0)" would blame times the user never gave.
             raise ValueError("No spikes in the input (an empty spike table?), and no t_stop "
                              "to give the recording's span.")
+        self.t_start = float(t_start) if t_start is not None else (float(times[0]) if times.size else 0.0)
+        self.t_stop = (float(t_stop) if t_stop is not None
+                       else float(np.nextafter(times[-1], np.inf)))
         if not self.t_stop > self.t_start:
             raise ValueError(f"t_stop ({self.t_stop}) must be greater than t_start ({self.t_start}).")
         if intervals is None:

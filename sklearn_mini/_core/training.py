@@ -398,12 +398,19 @@ class Trainer:
         mean = float(self._interval_loss) / max(1, steps)
         self._interval_loss.zero_()
         self._interval_steps = 0
-        limit = DIVERGENCE_FACTOR * abs(self.reference_loss or 0.0)
-        if math.isfinite(mean) and (limit == 0 or mean <= limit) and self._params_finite():
+        if not self._diverged(mean):
             self._snapshot()
             self._good_mean = mean
             return
         self._roll_back(mean, steps)
+
+    def _diverged(self, loss, floor=0.0):
+        """Whether ``loss`` or the parameters show divergence: a non-finite loss or
+        parameter, or a loss above DIVERGENCE_FACTOR times the larger of the first
+        batch's loss and ``floor`` (no bound when both are 0)."""
+        limit = DIVERGENCE_FACTOR * max(abs(self.reference_loss or 0.0), floor)
+        return (not math.isfinite(loss) or (limit > 0 and loss > limit)
+                or not self._params_finite())
 
     def _roll_back(self, mean, steps):
         with torch.no_grad():
@@ -552,8 +559,7 @@ class Trainer:
             )
         with torch.no_grad():
             loss = float(self._loss(data.take(torch.arange(min(batch_size, data.n_rows))))[0])
-        limit = DIVERGENCE_FACTOR * max(abs(self.reference_loss or 0.0), self._good_mean)
-        if not math.isfinite(loss) or (limit > 0 and loss > limit) or not self._params_finite():
+        if self._diverged(loss, floor=self._good_mean):
             raise DivergenceError(
                 f"Training ended diverged: the final model's loss on the first rows is "
                 f"{loss:.4g} against {self.reference_loss:.4g} at the start. Lower `lr` or "
