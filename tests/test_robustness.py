@@ -342,7 +342,9 @@ def test_odd_input_fits_finite_or_raises_value_error(make, X):
 
 
 def test_fit_on_one_bin_says_too_few_samples():
-    # It used to end in a DivergenceError against a first loss of ~1e-15.
+    # It used to fit the decoder bias alone, or (as reported, and in sklearn's
+    # check_fit2d_1sample once the final-state check came) end in a DivergenceError
+    # against a first loss of ~1e-15.
     X = np.random.default_rng(0).poisson(1.0, size=(10, 4)).astype(float)
     with pytest.raises(ValueError, match="1 sample"):
         SpikeSAE(**fast_sae_params()).fit(X[:1])
