@@ -10,6 +10,7 @@ count in use is printed too. Each time is the fastest of ``--repeats`` fits.
     python benchmarks/bench_contention.py              # small, mid and large sizes
     python benchmarks/bench_contention.py --crossover  # 1 vs all threads, the rule's data
     python benchmarks/bench_contention.py --demo       # `sklearn-mini demo` alone and busy
+    python benchmarks/bench_contention.py --examples   # every docs example alone and busy
     python benchmarks/bench_contention.py --smoke      # seconds-long run, for CI
 
 Sizes are ``n_samples, n_features, d_sae, topk, n_epochs``: small is the issue's
@@ -20,6 +21,7 @@ Sizes are ``n_samples, n_features, d_sae, topk, n_epochs``: small is the issue's
 import argparse
 import contextlib
 import os
+import pathlib
 import subprocess
 import sys
 import tempfile
@@ -40,6 +42,7 @@ SIZES = {
 SMOKE_SIZES = {"small": (4096, 32, 16, 1, 1)}
 CROSSOVER_SIZES = [(100, 40, 1), (128, 512, 8), (128, 2048, 8), (300, 1024, 8),
                    (739, 1478, 14), (384, 6144, 16), (1024, 16384, 32)]
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 BURN_LIMIT_S = 1800  # the busy child stops by itself after this, whatever happens here
 
 
@@ -142,25 +145,37 @@ def crossover(repeats):
               f"| {a1 / aN:.2f} | {b1 / bN:.2f} |")
 
 
-def demo():
-    """Wall time of ``python -m sklearn_mini demo`` alone and beside a busy process."""
+def alone_and_busy(name, command):
+    """Wall time of ``command`` alone and beside a busy process, as a table row."""
     results = {}
     for mode in ("alone", "busy"):
-        with tempfile.TemporaryDirectory() as out, \
-                busy_process() if mode == "busy" else contextlib.nullcontext():
-            command = [sys.executable, "-m", "sklearn_mini", "demo", "--out", out,
-                       "--verbose", "0"]
+        with busy_process() if mode == "busy" else contextlib.nullcontext():
             start = time.perf_counter()
-            subprocess.run(command, check=True, stdout=subprocess.DEVNULL)
+            subprocess.run(command, check=True, stdout=subprocess.DEVNULL, cwd=ROOT)
             results[mode] = time.perf_counter() - start
-    print(f"| demo | alone {results['alone']:.1f} s | busy {results['busy']:.1f} s "
+    print(f"| {name} | alone {results['alone']:.1f} s | busy {results['busy']:.1f} s "
           f"| busy / alone {results['busy'] / results['alone']:.2f} |")
+
+
+def demo():
+    """``python -m sklearn_mini demo`` alone and beside a busy process."""
+    with tempfile.TemporaryDirectory() as out:
+        alone_and_busy("demo", [sys.executable, "-m", "sklearn_mini", "demo", "--out", out,
+                                "--verbose", "0"])
+
+
+def examples():
+    """Every documentation example alone and beside a busy process (issue 22, bug 12:
+    an example the test suite runs must not need an idle machine)."""
+    for script in sorted((ROOT / "docs" / "examples").glob("*.py")):
+        alone_and_busy(script.name, [sys.executable, str(script)])
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--crossover", action="store_true")
     parser.add_argument("--demo", action="store_true")
+    parser.add_argument("--examples", action="store_true")
     parser.add_argument("--smoke", action="store_true")
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
@@ -171,6 +186,8 @@ def main():
         crossover(args.repeats)
     elif args.demo:
         demo()
+    elif args.examples:
+        examples()
     else:
         contention(SMOKE_SIZES if args.smoke else SIZES, 1 if args.smoke else args.repeats)
 

@@ -6,6 +6,7 @@ import numpy as np
 import scipy.sparse as sp
 from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
 from sklearn.utils._param_validation import Interval, StrOptions
+from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_array, check_is_fitted
 
 from ._binning import (
@@ -18,6 +19,37 @@ from ._binning import (
     spike_bins,
 )
 from .spikes import TIME_UNITS, SpikeTrains, as_spike_trains
+
+
+def count_bins(spikes, bin_size, anchor=0.0):
+    """Number of rows :func:`bin_spikes` makes: grid bins over every valid interval."""
+    return sum(grid_span(anchor, bin_size, a, b)[1] for a, b in spikes.intervals)
+
+
+def _gigabytes(n_bytes):
+    return f"{n_bytes / 1e9:.3g} GB"
+
+
+def qc_summary(qc):
+    """One sentence on a fitted binner's unit quality control: kept, dropped and why.
+
+    Parameters
+    ----------
+    qc : dict
+        ``SpikeBinner.qc_``.
+
+    Returns
+    -------
+    summary : str
+        e.g. ``'Unit QC kept 71 of 193 units; dropped 122 (firing rate < 0.5 Hz: 122).'``
+    """
+    kept = np.asarray(qc["kept"], dtype=bool)
+    text = f"Unit QC kept {int(kept.sum())} of {kept.size} units"
+    if kept.all():
+        return text + "."
+    reasons, counts = np.unique(np.asarray(qc["reason"], dtype=str)[~kept], return_counts=True)
+    why = ", ".join(f"{r}: {c}" for r, c in sorted(zip(reasons, counts), key=lambda p: -p[1]))
+    return text + f"; dropped {int((~kept).sum())} ({why})."
 
 
 def bin_spikes(spikes, bin_size, columns, anchor=0.0):
@@ -105,6 +137,15 @@ class SpikeBinner(TransformerMixin, BaseEstimator):
         neo objects carry their own).
     sampling_rate : float, default=None
         Samples per second, for ``time_unit='samples'``.
+    max_bytes : float or None, default=8e9
+        Refuse, before allocating anything, to bin into an output that would need more
+        memory than this (the dense matrix plus the bins' edges; for sparse output the
+        edges and row pointers only), with a message giving the size; a typo such as
+        ``bin_size=1e-7`` would otherwise try to build a matrix of tens of GB. ``None``
+        removes the limit.
+    verbose : int, default=0
+        ``1``: ``fit`` prints one line on unit quality control, how many units it kept
+        and why the others were dropped (:func:`qc_summary`); ``0``: silent.
 
     Attributes
     ----------
@@ -151,12 +192,14 @@ class SpikeBinner(TransformerMixin, BaseEstimator):
         "sparse_output": ["boolean"],
         "time_unit": [StrOptions(set(TIME_UNITS) | {"samples"})],
         "sampling_rate": [Interval(Real, 0, None, closed="neither"), None],
+        "max_bytes": [Interval(Real, 0, None, closed="neither"), None],
+        "verbose": ["verbose"],
     }
 
     def __init__(self, bin_size=0.05, *, t_start=None, t_stop=None, min_rate=0.5,
                  max_isi_violations=None, isi_threshold=0.002, min_isi=0.0, unit_labels=None,
                  label_column="label", normalize="max", dtype="float32", sparse_output=False,
-                 time_unit="s", sampling_rate=None):
+                 time_unit="s", sampling_rate=None, max_bytes=8e9, verbose=0):
         self.bin_size = bin_size
         self.t_start = t_start
         self.t_stop = t_stop
@@ -171,6 +214,8 @@ class SpikeBinner(TransformerMixin, BaseEstimator):
         self.sparse_output = sparse_output
         self.time_unit = time_unit
         self.sampling_rate = sampling_rate
+        self.max_bytes = max_bytes
+        self.verbose = verbose
 
     # ------------------------------------------------------------------ input
     def _spikes(self, X):
@@ -248,7 +293,8 @@ class SpikeBinner(TransformerMixin, BaseEstimator):
         """
         spikes = self._spikes(X)
         if self.normalize == "zscore" or self.sparse_output:
-            return self._counts(*self._fit_spikes(spikes))
+            rows, cols, starts = self._fit_spikes(spikes)
+            return self._indexed(self._counts(rows, cols, starts), starts)
         # Count once: the raw counts give the maxima, then are divided in place (the
         # same float64 division, cast once, as transform's).
         rows, cols, starts = self._fit_units(spikes)
@@ -256,7 +302,7 @@ class SpikeBinner(TransformerMixin, BaseEstimator):
         self._learn_scale(counts.max(axis=0).astype(np.float64), None, None)
         if self.normalize is not None:
             np.divide(counts, self.scale_, out=counts, casting="unsafe")
-        return counts
+        return self._indexed(counts, starts)
 
     def _fit_spikes(self, spikes):
         """Quality control and normalisation from ``spikes``; returns their binning."""
@@ -272,6 +318,8 @@ class SpikeBinner(TransformerMixin, BaseEstimator):
         rates, violations, kept, reason = self._quality_control(spikes)
         self.qc_ = {"unit_id": spikes.unit_ids, "firing_rate": rates,
                     "isi_violations": violations, "kept": kept, "reason": reason}
+        if self.verbose:
+            print(qc_summary(self.qc_))
         if not kept.any():
             raise ValueError(
                 f"Quality control kept no unit out of {spikes.n_units} (min_rate={self.min_rate}, "
@@ -284,7 +332,30 @@ class SpikeBinner(TransformerMixin, BaseEstimator):
         self.t_start_ = float(bin_edges(self._anchor(), self.bin_size,
                                         grid_span(self._anchor(), self.bin_size,
                                                   spikes.t_start, spikes.t_stop)[0], 1)[0])
-        return bin_spikes(spikes, self.bin_size, self._columns(spikes), anchor=self._anchor())
+        return self._bin(spikes)
+
+    def _bin(self, spikes):
+        """:func:`bin_spikes` with the kept units, once the output is known to fit."""
+        columns = self._columns(spikes)
+        if self.max_bytes is not None:
+            self._check_output_size(spikes, int(np.count_nonzero(columns >= 0)))
+        return bin_spikes(spikes, self.bin_size, columns, anchor=self._anchor())
+
+    def _check_output_size(self, spikes, n_units):
+        n_bins = count_bins(spikes, self.bin_size, self._anchor())
+        # Per bin: its start, its edge and a row pointer (8 bytes each), plus the dense row.
+        row_bytes = 24 + (0 if self.sparse_output else n_units * np.dtype(self.dtype).itemsize)
+        need = n_bins * row_bytes
+        if need > self.max_bytes:
+            valid = float(np.sum(np.diff(spikes.intervals, axis=1)))
+            shape = (f"{n_bins:,} bins" if self.sparse_output
+                     else f"a {n_bins:,} x {n_units} {self.dtype} matrix")
+            raise ValueError(
+                f"Binning {valid:.6g} s of valid time at bin_size={self.bin_size} s would make "
+                f"{shape}, about {_gigabytes(need)} (max_bytes={_gigabytes(self.max_bytes)}). "
+                "Use a larger bin_size, crop with t_start/t_stop"
+                + ("" if self.sparse_output else ", sparse_output=True")
+                + ", or raise max_bytes (None: no limit).")
 
     def _learn_scale(self, peak, mean, std):
         """``scale_`` and ``mean_`` from the per-unit maxima, means and deviations."""
@@ -308,8 +379,7 @@ class SpikeBinner(TransformerMixin, BaseEstimator):
         return np.array([position.get(u, -1) for u in spikes.unit_ids.tolist()], dtype=np.int64)
 
     def _binned(self, X):
-        spikes = self._spikes(X)
-        return bin_spikes(spikes, self.bin_size, self._columns(spikes), anchor=self._anchor())
+        return self._bin(self._spikes(X))
 
     def transform(self, X):
         """Bin spikes into normalised counts of the kept units.
@@ -326,7 +396,21 @@ class SpikeBinner(TransformerMixin, BaseEstimator):
             One row per time bin of every valid interval, in time order.
         """
         check_is_fitted(self)
-        return self._counts(*self._binned(X))
+        rows, cols, starts = self._binned(X)
+        return self._indexed(self._counts(rows, cols, starts), starts)
+
+    def _indexed(self, counts, starts):
+        """With ``set_output(transform="pandas")``: a DataFrame indexed by bin start (s).
+
+        scikit-learn's wrapper keeps the index of a DataFrame it is handed (and names
+        its columns), so the rows say when they were, and a downstream SpikeSAE's
+        pandas output inherits the same index through its input.
+        """
+        if sp.issparse(counts) or _get_output_config("transform", self)["dense"] != "pandas":
+            return counts
+        import pandas as pd
+
+        return pd.DataFrame(counts, index=pd.Index(starts, name="bin_start"), copy=False)
 
     def _counts(self, rows, cols, starts):
         """The normalised (n_bins, n_units_kept) matrix of binned spike coordinates."""

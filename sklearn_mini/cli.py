@@ -20,14 +20,15 @@ TOP_LEVEL_OPTIONS = ("-h", "--help", "--version")
 INPUT_ERRORS = (OSError, ValueError)
 
 
-def _run(args, spikes, truth):
+def _run(args, spikes, truth, source):
     from .report import run_job
 
     start = time.perf_counter()
     rows, fitted, recoveries = run_job(
         spikes, args.out, truth=truth, bin_size=args.bin_size, min_rate=args.min_rate,
         d_sae=args.d_sae, topk=args.topk, level0=args.level0, seed=args.seed,
-        verbose=args.verbose, n_epochs=args.epochs, cebra_iterations=args.cebra_iterations)
+        verbose=args.verbose, n_epochs=args.epochs, cebra_iterations=args.cebra_iterations,
+        source=source)
     print()
     print(f"{'method':<15}{'held-out EV':>12}{'R2 unit (median)':>18}{'mean L0':>9}{'fit s':>8}")
     for row in rows:
@@ -50,7 +51,9 @@ def _demo(args):
           "coarse and fine features ...")
     spikes, truth = make_spiking_features(n_units=args.n_units, duration=args.duration,
                                           random_state=args.seed)
-    return _run(args, spikes, truth)
+    return _run(args, spikes, truth, f"simulated by make_spiking_features(n_units="
+                                     f"{args.n_units}, duration={args.duration:g}, "
+                                     f"random_state={args.seed})")
 
 
 def _run_file(args):
@@ -60,7 +63,7 @@ def _run_file(args):
         raise FileNotFoundError(f"{args.path} does not exist.")
     spikes = read_recording(args.path)
     print(f"Read {spikes.n_spikes} spikes of {spikes.n_units} units from {args.path}")
-    return _run(args, spikes, None)
+    return _run(args, spikes, None, str(args.path))
 
 
 def _common(parser, out):
@@ -107,6 +110,9 @@ def main(argv=None):
     if not argv or (argv[0].startswith("-") and argv[0] not in TOP_LEVEL_OPTIONS):
         argv = ["demo", *argv]
     args = parser.parse_args(argv)
+    if args.level0 >= args.d_sae:  # else the error would be about Matryoshka levels
+        parser.error(f"--level0 ({args.level0}) must be smaller than --d-sae ({args.d_sae}): "
+                     "the MatryoshkaSAE's first level is a prefix of its latents.")
     try:
         return args.func(args)
     except INPUT_ERRORS as error:

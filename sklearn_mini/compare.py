@@ -16,6 +16,11 @@ from .metrics import (
 
 COLUMNS = ["method", "r2_unit_mean", "r2_unit_median", "r2_example_mean",
            "explained_variance", "mean_l0", "fit_time", "transform_time"]
+# Which way each metric is better, for figure titles.
+BETTER = {"r2_unit_mean": "higher is better", "r2_unit_median": "higher is better",
+          "r2_example_mean": "higher is better", "explained_variance": "higher is better",
+          "mean_l0": "lower is sparser", "fit_time": "lower is faster",
+          "transform_time": "lower is faster"}
 
 
 def _codes(estimator, X):
@@ -79,7 +84,9 @@ def compare(estimators, X, cv=5):
     table : pandas.DataFrame
         One row per method: mean and median R^2 per unit, mean R^2 per example, pooled
         explained variance, mean L0 (active dimensions of the codes), fit time and
-        transform time in seconds; means over folds.
+        transform time in seconds: means over folds, each followed by its spread over
+        the folds in a ``<metric>_std`` column (the standard deviation, as in
+        scikit-learn's ``cv_results_``; 0 for a single split).
     """
     pd = _pandas()
     if not isinstance(estimators, dict):
@@ -90,9 +97,12 @@ def compare(estimators, X, cv=5):
     for name, estimator in estimators.items():
         scores = [evaluate(clone(estimator), _take(X, train), _take(X, test))
                   for train, test in folds]
-        rows.append({"method": name, **{k: float(np.mean([s[k] for s in scores]))
-                                        for k in COLUMNS[1:]}})
-    return pd.DataFrame(rows, columns=COLUMNS)
+        row = {"method": name}
+        for key in COLUMNS[1:]:
+            values = [s[key] for s in scores]
+            row[key], row[f"{key}_std"] = float(np.mean(values)), float(np.std(values))
+        rows.append(row)
+    return pd.DataFrame(rows, columns=list(rows[0]) if rows else COLUMNS)
 
 
 def _take(X, rows):
@@ -109,6 +119,10 @@ def _pandas():
 
 def plot_comparison(table, metrics=("explained_variance", "r2_unit_median", "mean_l0"), ax=None):
     """Bar charts of a :func:`compare` table, one panel per metric.
+
+    Each panel says which way is better; bars carry the spread over folds (``<metric>_std``)
+    as error bars when the table has it. New axes are laid out so that method names and
+    titles never overlap the neighbouring panel.
 
     Parameters
     ----------
@@ -127,10 +141,14 @@ def plot_comparison(table, metrics=("explained_variance", "r2_unit_median", "mea
 
     plt = require("matplotlib.pyplot", "plot", "plot_comparison()")
     if ax is None:
-        _, ax = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3), squeeze=False)
+        _, ax = plt.subplots(1, len(metrics), figsize=(4 * len(metrics), 3), squeeze=False,
+                             sharey=True, layout="constrained")
         ax = ax[0]
+    methods = list(table["method"])
+    rows = np.arange(len(methods))[::-1]  # the table's first method on top
     for axis, metric in zip(ax, metrics):
-        axis.barh(table["method"], table[metric])
-        axis.set_title(metric)
-        axis.invert_yaxis()
+        spread = table[f"{metric}_std"] if f"{metric}_std" in table else None
+        axis.barh(rows, table[metric], xerr=spread, capsize=3)
+        axis.set_title(f"{metric}\n({BETTER[metric]})" if metric in BETTER else metric)
+        axis.set_yticks(rows, methods)
     return list(ax)

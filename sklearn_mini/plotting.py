@@ -1,4 +1,4 @@
-"""Figures for the report and for feature hunting (needs ``pip install 'sklearn-mini[plot]'``).
+"""Figures for the report and for feature hunting (needs ``pip install -e ".[plot]"``).
 
 Every function draws on a given matplotlib Axes (or a new one) and returns it.
 """
@@ -16,12 +16,24 @@ def _axes(ax, figsize=(5, 3.5)):
 
 
 def plot_training_curve(estimator, ax=None):
-    """Mean training loss per epoch (``loss_curve_``) on a log scale."""
+    """Mean training loss per epoch (``loss_curve_``) on a log scale, titled with the model.
+
+    With ``early_stopping`` the validation explained variance of every epoch
+    (``validation_scores_``) is drawn on a second axis.
+    """
     ax = _axes(ax)
     curve = np.asarray(estimator.loss_curve_)
-    ax.plot(np.arange(1, curve.size + 1), curve)
+    epochs = np.arange(1, curve.size + 1)
+    ax.plot(epochs, curve, label="training loss")
     ax.set_yscale("log")
-    ax.set(xlabel="epoch", ylabel="training loss", title="Training curve")
+    ax.set(xlabel="epoch", ylabel="training loss",
+           title=f"Training curve ({type(estimator).__name__})")
+    validation = getattr(estimator, "validation_scores_", None)
+    if validation:
+        twin = ax.twinx()
+        twin.plot(epochs[: len(validation)], validation, color="C1", label="validation EV")
+        twin.set_ylabel("validation explained variance")
+        ax.legend(handles=ax.get_lines() + twin.get_lines(), loc="center right")
     return ax
 
 
@@ -38,51 +50,124 @@ def plot_r2_per_unit(r2, ax=None, unit_names=None):
     return ax
 
 
-def plot_latent_raster(Z, ax=None, bin_size=None, latents=None, max_bins=2000):
-    """Activation of latents over time (rows: latents, columns: time bins)."""
+def _label_latent_rows(ax, latents, max_ticks=64):
+    """Name image rows by latent id, not by row position (rows may be a subset or sorted).
+
+    Every row is named up to ``max_ticks`` rows (in a smaller font past 25); beyond that
+    an evenly spaced subset is.
+    """
+    latents = np.asarray(latents)
+    rows = np.arange(latents.size)
+    if rows.size > max_ticks:
+        rows = np.unique(np.linspace(0, latents.size - 1, max_ticks).round().astype(int))
+    ax.set_yticks(rows, [str(i) for i in latents[rows]])
+    if rows.size > 25:
+        ax.tick_params(axis="y", labelsize=max(4, 9 - rows.size // 15))
+
+
+def plot_latent_raster(Z, ax=None, bin_size=None, latents=None, max_bins=2000, t_start=0.0):
+    """Activation of latents over time (rows: latents, columns: time bins).
+
+    Parameters
+    ----------
+    Z : array-like of shape (n_bins, n_latents)
+    ax : matplotlib Axes or None, default=None
+    bin_size : float or None, default=None
+        Seconds per bin; the x axis is then recording time in seconds.
+    latents : array-like of int or None, default=None
+        Latents to draw, in this order (default: every latent active in the window).
+        Rows are labelled by latent id.
+    max_bins : int, default=2000
+        Draw at most this many bins from the start.
+    t_start : float, default=0.0
+        Recording time (s) of the first bin, so the axis shows when the bins were.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+    """
     ax = _axes(ax, figsize=(8, 3.5))
     Z = np.asarray(Z)[:max_bins]
-    if latents is None:
-        latents = np.flatnonzero((Z != 0).any(0))
+    latents = np.flatnonzero((Z != 0).any(0)) if latents is None else np.asarray(latents)
     extent = None
     if bin_size:
-        extent = (0, Z.shape[0] * bin_size, len(latents) - 0.5, -0.5)
+        extent = (t_start, t_start + Z.shape[0] * bin_size, len(latents) - 0.5, -0.5)
     image = ax.imshow(Z[:, latents].T, aspect="auto", interpolation="nearest", cmap="magma",
                       extent=extent)
-    ax.set(xlabel="time from block start (s)" if bin_size else "time bin", ylabel="latent",
-           title=f"Latent raster ({len(latents)} active latents)")
+    _label_latent_rows(ax, latents)
+    ax.set(xlabel="recording time (s)" if bin_size else "time bin", ylabel="latent",
+           title=f"Latent raster ({len(latents)} latents)")
     ax.figure.colorbar(image, ax=ax, label="activation")
     return ax
 
 
-def plot_tuning_curve(Z, labels, latent, ax=None, n_quantiles=5):
-    """Mean activation and active fraction of one latent per condition."""
-    from .features import _conditions
+def plot_tuning_curve(Z, labels, latent, ax=None, n_quantiles=5, max_ticks=30):
+    """Mean activation and active fraction of one latent per condition, with error bars.
+
+    Error bars are one standard error: of the mean activation, and of the active fraction
+    (binomial). Categories are drawn as separate points; quantile bins of a continuous
+    variable are joined by lines. At most ``max_ticks`` condition names are written.
+    """
+    from .features import _conditions, _continuous
 
     ax = _axes(ax)
     index, names = _conditions(labels, n_quantiles)
     z = np.asarray(Z)[:, latent]
-    means = [z[index == c].mean() for c in range(names.size)]
-    active = [(z[index == c] != 0).mean() for c in range(names.size)]
+    groups = [z[index == c] for c in range(names.size)]
+    sizes = np.array([max(g.size, 1) for g in groups])
+    means = np.array([g.mean() if g.size else np.nan for g in groups])
+    sem = np.array([g.std() if g.size else np.nan for g in groups]) / np.sqrt(sizes)
+    active = np.array([(g != 0).mean() if g.size else np.nan for g in groups])
+    active_se = np.sqrt(active * (1 - active) / sizes)
     x = np.arange(names.size)
-    ax.plot(x, means, "o-", label="mean activation")
-    ax.plot(x, active, "s--", label="active fraction")
-    ax.set_xticks(x, [str(n) for n in names], rotation=90 if names.size > 12 else 0)
+    line = "-" if _continuous(labels, n_quantiles) else "none"
+    ax.errorbar(x, means, yerr=sem, marker="o", ls=line, capsize=3, label="mean activation")
+    ax.errorbar(x, active, yerr=active_se, marker="s", ls=line, capsize=3,
+                label="active fraction")
+    shown = x if x.size <= max_ticks else x[:: -(-x.size // max_ticks)]
+    ax.set_xticks(shown, [str(names[i]) for i in shown], rotation=45 if x.size > 6 else 0,
+                  ha="right" if x.size > 6 else "center")
     ax.set(xlabel="condition", title=f"Tuning of latent {latent}")
     ax.legend()
     return ax
 
 
-def plot_selectivity(selectivity, ax=None, latents=None):
-    """Heat map of latent selectivity (latents x conditions); 0.5 means no preference."""
+def plot_selectivity(selectivity, ax=None, latents=None, sort=True):
+    """Heat map of latent selectivity (latents x conditions); 0.5 means no preference.
+
+    Parameters
+    ----------
+    selectivity : Bunch
+        Output of :func:`sklearn_mini.features.latent_selectivity`.
+    ax : matplotlib Axes or None, default=None
+    latents : array-like of int or None, default=None
+        Latents to draw (default: all). Rows are labelled by latent id.
+    sort : bool, default=True
+        Order rows by preferred condition, then by selectivity for it, so latents tuned
+        to the same condition sit together and the map reads as a diagonal. ``False``
+        keeps the order of ``latents``.
+
+    Returns
+    -------
+    ax : matplotlib Axes
+    """
     ax = _axes(ax, figsize=(6, 5))
-    values = selectivity.selectivity if latents is None else selectivity.selectivity[latents]
-    image = ax.imshow(values, aspect="auto", interpolation="nearest", cmap="RdBu_r", vmin=0,
-                      vmax=1)
+    values = selectivity.selectivity
+    latents = np.arange(values.shape[0]) if latents is None else np.asarray(latents)
+    if sort:
+        preferred = selectivity.preferred[latents]
+        peak = values[latents, np.maximum(preferred, 0)]
+        # Never-active latents (preferred -1) go last.
+        latents = latents[np.lexsort((-peak, np.where(preferred < 0, values.shape[1],
+                                                       preferred)))]
+    image = ax.imshow(values[latents], aspect="auto", interpolation="nearest", cmap="RdBu_r",
+                      vmin=0, vmax=1)
+    _label_latent_rows(ax, latents)
     names = [str(c) for c in selectivity.conditions]
     if len(names) <= 20:
-        ax.set_xticks(np.arange(len(names)), names, rotation=45)
-    ax.set(xlabel="condition", ylabel="latent", title="Latent selectivity f_in / (f_in + f_out)")
+        ax.set_xticks(np.arange(len(names)), names, rotation=45, ha="right")
+    ax.set(xlabel="condition", ylabel="latent",
+           title="Latent selectivity f_in / (f_in + best other f_in)")
     ax.figure.colorbar(image, ax=ax)
     return ax
 

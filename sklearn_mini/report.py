@@ -11,13 +11,13 @@ import numpy as np
 from sklearn.pipeline import make_pipeline
 
 from .baselines import NMF, PCA
-from .binning import SpikeBinner
+from .binning import SpikeBinner, qc_summary
 from .compare import COLUMNS, evaluate
 from .features import feature_recovery, latent_selectivity, top_latents
 from .matryoshka import MatryoshkaSAE
 from .metrics import r2_per_unit, reconstruct_with
 from .sae import SpikeSAE
-from .spikes import as_spike_trains, spike_table_columns
+from .spikes import SpikeTrains, as_spike_trains, spike_table_columns
 
 
 def read_recording(path):
@@ -25,7 +25,13 @@ def read_recording(path):
 
     A table has one row per spike with a time (s) and a unit column (``time, unit``
     in a CSV header, or arrays ``times`` and ``units`` / an ``(n, 2)`` array ``spikes``
-    in an ``.npz``).
+    in an ``.npz``). Unit ids may be integers or strings (``cell_59``).
+
+    Every format follows one rule for the recording's span, so the same spikes give the
+    same bins and the same train/test split whatever the file: times are seconds from
+    the recording's start, which is time 0 unless the file says otherwise (an ``.npz``
+    may hold scalars ``t_start`` and ``t_stop``); the recording ends just after its
+    last spike unless the file gives ``t_stop``.
     """
     from .io import read_kilosort, read_nwb
 
@@ -36,18 +42,36 @@ def read_recording(path):
     if suffix == ".nwb":
         return read_nwb(path).spikes
     if suffix == ".npz":
-        with np.load(path) as data:
-            if "spikes" in data:
-                return as_spike_trains(data["spikes"])
-            return as_spike_trains(np.column_stack([data["times"], data["units"]]))
+        return _read_npz(path)
     if suffix == ".csv":
-        table = np.genfromtxt(path, delimiter=",", names=True)
-        original = {name.lower(): name for name in table.dtype.names}  # header case-insensitive
-        time_col, unit_col = spike_table_columns(original, source=str(path))
-        return as_spike_trains(np.column_stack([table[original[time_col]],
-                                                table[original[unit_col]]]))
+        return _read_csv(path)
     raise ValueError(f"Cannot read {path}: expected an .nwb file, a Kilosort folder, or a "
                      ".npz/.csv spike table.")
+
+
+def _read_npz(path):
+    with np.load(path, allow_pickle=False) as data:
+        if "spikes" in data:
+            spikes = as_spike_trains(data["spikes"])
+            times, units = spikes.times, spikes.units
+        else:
+            times, units = data["times"], data["units"]
+        span = {key: float(data[key]) for key in ("t_start", "t_stop") if key in data}
+    return SpikeTrains(times, units, **{"t_start": 0.0, **span})
+
+
+def _read_csv(path):
+    # dtype=None keeps each column's own type, so string unit ids stay strings instead
+    # of becoming NaN floats.
+    table = np.atleast_1d(np.genfromtxt(path, delimiter=",", names=True, dtype=None,
+                                        encoding="utf-8", autostrip=True))
+    original = {name.lower(): name for name in table.dtype.names}  # header case-insensitive
+    time_col, unit_col = spike_table_columns(original, source=str(path))
+    times = table[original[time_col]]
+    if times.size and times.dtype.kind not in "iuf":
+        raise ValueError(f"The {original[time_col]!r} column of {path} is not numeric "
+                         f"(first value {times[0]!r}); expected spike times in seconds.")
+    return SpikeTrains(times.astype(np.float64), table[original[unit_col]], t_start=0.0)
 
 
 def default_models(n_units, d_sae, topk, level0, seed, verbose, n_epochs="auto",
@@ -84,11 +108,12 @@ def default_models(n_units, d_sae, topk, level0, seed, verbose, n_epochs="auto",
 
 def run_job(spikes, out, truth=None, bin_size=0.05, min_rate=0.5, d_sae=40, topk=1, level0=8,
             train_fraction=0.7, seed=0, verbose=1, n_epochs="auto", cebra_iterations=1000,
-            log=print):
+            log=print, source="spikes passed to run_job"):
     """Fit every model on the first ``train_fraction`` of time, score the rest, report.
 
     Returns the comparison table (a list of dict rows) and writes ``out/summary.md``
-    and PNG figures.
+    (which names ``source``, the recording, the unit quality control, the parameters,
+    the seed and the versions) and PNG figures.
     """
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -103,18 +128,40 @@ def run_job(spikes, out, truth=None, bin_size=0.05, min_rate=0.5, d_sae=40, topk
         scores = evaluate(pipe, train, test)
         rows.append({"method": name, **scores})
         fitted[name] = pipe
+        if len(fitted) == 1:  # every model's binner has the same settings and data
+            log("  " + qc_summary(pipe[0].qc_))
         log(f"  held-out explained variance {scores['explained_variance']:.3f}, "
             f"mean L0 {scores['mean_l0']:.2f}, fit {scores['fit_time']:.1f} s")
     recoveries = {}
     if truth is not None:
         for name in ("SpikeSAE", "MatryoshkaSAE", "PCA", "NMF"):
             recoveries[name] = feature_recovery(fitted[name], truth)
+    header = _summary_header(source, spikes, test, next(iter(fitted.values()))[0], dict(
+        bin_size=bin_size, min_rate=min_rate, d_sae=d_sae, topk=topk, level0=level0,
+        train_fraction=train_fraction, n_epochs=n_epochs, seed=seed))
     try:
-        _write_report(out, rows, fitted, recoveries, test, truth, bin_size)
+        _write_report(out, header, rows, fitted, recoveries, test, truth, bin_size)
     except ImportError as err:  # no matplotlib: the table still goes to summary.md
         log(f"figures skipped ({err})")
-        (out / "summary.md").write_text("# sklearn-mini report\n\n" + _format_table(rows) + "\n")
+        (out / "summary.md").write_text("\n".join(header + [_format_table(rows)]) + "\n")
     return rows, fitted, recoveries
+
+
+def _summary_header(source, spikes, test, binner, params):
+    """The report's opening lines: what data, which units, which settings, which code."""
+    import torch
+
+    from . import __version__
+
+    settings = ", ".join(f"{k}={v}" for k, v in params.items())
+    return ["# sklearn-mini report", "",
+            f"Data: {source}: {spikes.n_units} units, {spikes.n_spikes} spikes, "
+            f"{spikes.t_start:g}-{spikes.t_stop:g} s.", "",
+            f"{qc_summary(binner.qc_)}", "",
+            f"Models fitted on {spikes.t_start:g}-{test.t_start:g} s; held-out time "
+            f"{test.t_start:g}-{test.t_stop:g} s.", "",
+            f"Parameters: {settings}.", "",
+            f"sklearn-mini {__version__}, torch {torch.__version__}.", ""]
 
 
 def _format_table(rows):
@@ -126,11 +173,11 @@ def _format_table(rows):
     return "\n".join(lines)
 
 
-def _write_report(out, rows, fitted, recoveries, test, truth, bin_size):
+def _write_report(out, header, rows, fitted, recoveries, test, truth, bin_size):
     from .io._optional import require
     from . import plotting
 
-    plt = require("matplotlib.pyplot", "plot", "The report's figures")
+    plt = require("matplotlib.pyplot", "plot", "Drawing the report's figures")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -140,35 +187,38 @@ def _write_report(out, rows, fitted, recoveries, test, truth, bin_size):
     Z = sae_pipe.transform(test)
     figures = {}
 
-    def save(name, draw):
+    def save(name, draw, model="SpikeSAE"):
+        """Draw one figure; a figure of one model says which (``model=None``: several)."""
         fig, ax = plt.subplots(figsize=(7, 4))
         draw(ax)
+        if model is not None and model not in ax.get_title():
+            ax.set_title(f"{model}: {ax.get_title()}")
         fig.tight_layout()
         fig.savefig(out / name, dpi=110)
         plt.close(fig)
-        figures[name] = ax.get_title()
+        figures[name] = _plain_text(ax.get_title())
+
+    import pandas as pd
 
     from .compare import plot_comparison
 
-    fig, axes = plt.subplots(1, 3, figsize=(13, 3.5))
-    import pandas as pd
-
+    fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), sharey=True, layout="constrained")
     plot_comparison(pd.DataFrame(rows), ax=axes)
-    fig.suptitle("Held-out comparison")
-    fig.tight_layout()
+    fig.suptitle("Held-out comparison (one train/test split)")
     fig.savefig(out / "comparison.png", dpi=110)
     plt.close(fig)
     figures["comparison.png"] = "Held-out comparison"
     save("training_curve.png", lambda ax: plotting.plot_training_curve(sae, ax=ax))
     save("r2_per_unit.png", lambda ax: plotting.plot_r2_per_unit(r2_per_unit(X_test, X_hat), ax=ax))
-    save("latent_raster.png", lambda ax: plotting.plot_latent_raster(Z, ax=ax, bin_size=bin_size))
-    lines = ["# sklearn-mini report", "",
-             f"Held-out time: the last {len(X_test)} bins ({bin_size * 1000:.0f} ms); models fitted "
-             "on the time before.", "", _format_table(rows), "",
-             f"SpikeSAE: d_sae {sae.d_sae_}, dead latents {sae.dead_fraction_:.1%} "
-             f"(training data), mean L0 {sae.mean_l0_:.2f}."]
+    save("latent_raster.png", lambda ax: plotting.plot_latent_raster(
+        Z, ax=ax, bin_size=bin_size, t_start=test.t_start))
+    lines = header + [
+        f"Held-out: {len(X_test)} bins of {bin_size * 1000:g} ms.", "", _format_table(rows), "",
+        f"SpikeSAE: d_sae {sae.d_sae_}, dead latents {sae.dead_fraction_:.1%} "
+        f"(training data), mean L0 {sae.mean_l0_:.2f}."]
     if recoveries:
-        save("feature_recovery.png", lambda ax: plotting.plot_feature_recovery(recoveries, ax=ax))
+        save("feature_recovery.png", lambda ax: plotting.plot_feature_recovery(recoveries, ax=ax),
+             model=None)
         lines += ["", "## Planted features recovered (cosine >= 0.9)", "",
                   "| method | all | coarse | fine |", "|---|---|---|---|"]
         for name, rec in recoveries.items():
@@ -188,6 +238,11 @@ def _write_report(out, rows, fitted, recoveries, test, truth, bin_size):
             save("tuning_curve.png", lambda ax: plotting.plot_tuning_curve(Z, labels, int(best[0]), ax=ax))
     lines += ["", "## Figures", ""] + [f"![{title}]({name})" for name, title in figures.items()]
     (out / "summary.md").write_text("\n".join(lines) + "\n")
+
+
+def _plain_text(title):
+    """A figure title as plain text for Markdown alt text (matplotlib's ``$^2$`` -> ``²``)."""
+    return title.replace("$^2$", "\u00b2").replace("$", "")
 
 
 def _dominant_coarse(truth, test, bin_size, n_bins):

@@ -220,7 +220,11 @@ class SpikeSAE(_BaseSAE):
         Seeds the estimator's private ``torch.Generator`` (initial weights, batch
         order). No global seed is touched.
     verbose : int, default=0
-        ``>= 1`` shows a progress bar over epochs with the running loss.
+        ``0``: silent. ``1``: a progress bar over the fit's steps with the running loss.
+        ``2``: the bar plus one line after every epoch: mean training loss, fraction of
+        latents that did not fire in the epoch, learning rate, the validation explained
+        variance with ``early_stopping``, and the epoch at which the convergence rule
+        started the final decay.
     checkpoint_dir : str, path-like or None, default=None
         Directory for training checkpoints (one atomic file, ``checkpoint.safetensors``:
         model, optimiser, learning-rate schedule position, dead-latent clocks and

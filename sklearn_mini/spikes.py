@@ -186,10 +186,9 @@ class SpikeTrains:
 
     def unit_table(self):
         """Per-unit metadata as a pandas DataFrame indexed by unit id (needs pandas)."""
-        try:
-            import pandas as pd
-        except ImportError:  # pragma: no cover - pandas is in the test extra
-            raise ImportError("unit_table() needs pandas: pip install 'sklearn-mini[pandas]'") from None
+        from .io._optional import require
+
+        pd = require("pandas", "pandas", "unit_table()")
         return pd.DataFrame(self.unit_info, index=pd.Index(self.unit_ids, name="unit"))
 
     # ------------------------------------------------------------------ selection
@@ -346,9 +345,17 @@ def as_spike_trains(data, *, time_unit="s", sampling_rate=None):
             "DataFrame with time and unit columns, a dict or list of per-unit time arrays, "
             f"a pynapple TsGroup or a list of neo SpikeTrains; got an array of shape {array.shape}."
         )
-    if array.dtype.kind not in "iuf":
-        raise ValueError(f"An (n_spikes, 2) spike array must be numeric, got dtype {array.dtype}.")
-    return SpikeTrains(array[:, 0], array[:, 1], time_unit=time_unit, sampling_rate=sampling_rate)
+    times, units = array[:, 0], array[:, 1]
+    if array.dtype.kind in "OUS":  # mixed rows such as [0.1, "cell_59"]: string unit ids
+        try:
+            times = times.astype(np.float64)
+        except (TypeError, ValueError):
+            raise ValueError("The first column of an (n_spikes, 2) spike array must be "
+                             f"spike times (numbers); got {array[0, 0]!r}.") from None
+    elif array.dtype.kind not in "iuf":
+        raise ValueError(f"An (n_spikes, 2) spike array must hold [time, unit] rows, got "
+                         f"dtype {array.dtype}.")
+    return SpikeTrains(times, units, time_unit=time_unit, sampling_rate=sampling_rate)
 
 
 def spike_table_columns(columns, source="The DataFrame"):

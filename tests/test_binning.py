@@ -247,7 +247,7 @@ def test_unsorted_times_are_accepted():
     (np.array([[-0.1, 1.0], [0.5, 1.0]]), "non-negative"),
     (np.array([[0.1, 1.5], [0.5, 1.0]]), "integers or strings"),
     (np.array([[0.1, 1.0, 2.0]]), r"\(n_spikes, 2\)"),
-    (np.array([["a", "b"]]), "numeric"),
+    (np.array([["a", "b"]]), "must be spike times"),
 ])
 def test_bad_spike_input(data, match):
     with pytest.raises(ValueError, match=match):
@@ -301,8 +301,18 @@ def test_sklearn_conventions():
 def test_pandas_output():
     pd = pytest.importorskip("pandas", reason="pandas is part of the 'test' extra")
     arr = simulated_spikes(n_units=4, duration=5.0)
-    out = SpikeBinner(min_rate=0).set_output(transform="pandas").fit_transform(arr)
+    binner = SpikeBinner(min_rate=0).set_output(transform="pandas")
+    out = binner.fit_transform(arr)
     assert isinstance(out, pd.DataFrame) and list(out.columns) == [f"unit_{i}" for i in range(4)]
+    # Issue 22 friction: rows were indexed 0..n-1; they are indexed by bin start (s).
+    assert out.index.name == "bin_start"
+    np.testing.assert_array_equal(out.index, binner.bin_times(arr))
+    np.testing.assert_array_equal(binner.transform(arr).index, out.index)
+    np.testing.assert_array_equal(out.to_numpy(), SpikeBinner(min_rate=0).fit_transform(arr))
+    pipe = make_pipeline(SpikeBinner(min_rate=0, bin_size=0.1),
+                         SpikeSAE(d_sae=8, topk=2, n_epochs=2, random_state=0))
+    Z = pipe.set_output(transform="pandas").fit(arr).transform(arr)
+    np.testing.assert_array_equal(Z.index, pipe[0].bin_times(arr))  # through the SAE
 
 
 # ----------------------------------------------------------------------- CV on raw spikes
@@ -361,3 +371,40 @@ def test_empty_spike_table_says_there_are_no_spikes(empty):
 def test_no_spikes_within_a_given_span_is_a_valid_empty_recording():
     spikes = SpikeTrains(np.zeros(0), np.zeros(0, int), t_start=0.0, t_stop=10.0)
     assert spikes.n_spikes == 0 and spikes.t_stop == 10.0
+
+
+def test_an_output_too_big_is_refused_before_anything_is_allocated():
+    # Issue 22 bug 6: bin_size=1e-7 over 100 s tried to build 1e9 bins (20 GB) silently.
+    spikes = SpikeTrains([0.5, 50.0, 99.0, 99.5], [0, 1, 2, 3], t_start=0.0, t_stop=100.0)
+    with pytest.raises(ValueError, match=r"1,000,000,000 x 4 float32 matrix, about 40 GB"):
+        SpikeBinner(bin_size=1e-7, min_rate=0).fit(spikes)
+    with pytest.raises(ValueError, match=r"1,000,000,000 bins, about 24 GB"):
+        SpikeBinner(bin_size=1e-7, min_rate=0, sparse_output=True).fit(spikes)
+    # Hand count at the limit: 100 bins x (4 units x 4 bytes + 24 bytes of edges,
+    # starts and row pointers) = 4000 bytes.
+    assert SpikeBinner(bin_size=1.0, min_rate=0, max_bytes=4000).fit_transform(spikes).shape == (100, 4)
+    with pytest.raises(ValueError, match="max_bytes"):
+        SpikeBinner(bin_size=1.0, min_rate=0, max_bytes=3999).fit(spikes)
+    fitted = SpikeBinner(bin_size=1.0, min_rate=0).fit(spikes)
+    with pytest.raises(ValueError, match="larger bin_size"):  # transform checks too
+        fitted.set_params(bin_size=1e-7).transform(spikes)
+    assert SpikeBinner(bin_size=1.0, min_rate=0, max_bytes=None).fit(spikes).scale_.size == 4
+
+
+def test_quality_control_says_what_it_dropped_and_why(capsys):
+    # Issue 22 friction: min_rate dropped 122 of 193 retinal-wave units without a word.
+    from sklearn_mini.binning import qc_summary
+
+    pairs = np.arange(10.0)[:, None] + [0.0, 0.0005]  # 2 Hz, every other ISI 0.5 ms
+    times = np.r_[np.linspace(0, 9.9, 100), np.linspace(0, 9.9, 50), [5.0], pairs.ravel()]
+    units = np.r_[np.zeros(100), np.ones(50), [2], np.full(20, 3)].astype(int)
+    spikes = SpikeTrains(times, units, t_start=0.0, t_stop=10.0)
+    binner = SpikeBinner(min_rate=0.5, max_isi_violations=0.5, verbose=1).fit(spikes)
+    line = capsys.readouterr().out.strip()
+    # Unit 2: 1 spike in 10 s (0.1 Hz); unit 3 fires fast enough but violates.
+    assert line == ("Unit QC kept 2 of 4 units; dropped 2 (ISI violations > 0.5: 1, "
+                    "firing rate < 0.5 Hz: 1).")
+    assert line == qc_summary(binner.qc_)
+    SpikeBinner(min_rate=0.0).fit(spikes)
+    assert capsys.readouterr().out == ""  # verbose=0 is silent
+    assert qc_summary(SpikeBinner(min_rate=0.0).fit(spikes).qc_) == "Unit QC kept 4 of 4 units."

@@ -255,3 +255,28 @@ def test_compare_on_the_salamander_retina():
         methods["CEBRA"] = CEBRAEmbedding(output_dimension=8, max_iterations=200, random_state=0)
     table = compare(methods, X, cv=3)
     assert len(table) == len(methods) and not table.isna().any().any()
+
+
+def test_compare_reports_the_spread_over_folds_and_the_figure_says_which_way_is_better(counts):
+    # Issue 22 friction: compare() returned fold means only.
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sklearn.model_selection import KFold
+
+    from sklearn_mini.compare import evaluate
+
+    table = compare({"PCA": PCA(n_components=4)}, counts, cv=3).set_index("method")
+    by_hand = [evaluate(PCA(n_components=4), counts[train], counts[test])["explained_variance"]
+               for train, test in KFold(3).split(counts)]
+    assert table.loc["PCA", "explained_variance"] == pytest.approx(np.mean(by_hand))
+    assert table.loc["PCA", "explained_variance_std"] == pytest.approx(np.std(by_hand))
+    assert table.loc["PCA", "explained_variance_std"] > 0
+    axes = plot_comparison(table.reset_index())
+    assert axes[0].get_title() == "explained_variance\n(higher is better)"
+    assert axes[2].get_title() == "mean_l0\n(lower is sparser)"
+    assert [t.get_text() for t in axes[0].get_yticklabels()] == ["PCA"]
+    bars = next(c for c in axes[0].containers if hasattr(c, "errorbar"))
+    (error_bar,) = bars.errorbar.lines[2][0].get_segments()  # the fold spread, drawn
+    assert np.ptp(error_bar[:, 0]) == pytest.approx(2 * table.loc["PCA", "explained_variance_std"])

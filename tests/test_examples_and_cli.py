@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pytest
 
+from sklearn_mini import SpikeTrains
 from sklearn_mini.cli import main
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
@@ -25,6 +26,13 @@ def test_demo_prints_the_comparison_and_writes_the_report(capsys, tmp_path):
         assert text in out
     summary = (tmp_path / "summary.md").read_text()
     assert "| SpikeSAE |" in summary and "Planted features recovered" in summary
+    assert "$" not in summary  # no raw matplotlib mathtext in the alt text (issue 22 bug 14)
+    from sklearn_mini import __version__  # the summary names data, QC, settings and code
+    for text in ("Data: simulated by make_spiking_features(n_units=100, duration=60, "
+                 "random_state=0)", "Unit QC kept ", "Parameters: bin_size=0.05, ",
+                 "seed=0", f"sklearn-mini {__version__}, torch "):
+        assert text in summary, text
+    assert "Unit QC kept " in out
     for name in ("comparison.png", "training_curve.png", "r2_per_unit.png",
                  "latent_raster.png", "feature_recovery.png", "selectivity.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
@@ -71,6 +79,13 @@ def test_run_on_bad_input_prints_one_line_and_exits_non_zero(tmp_path, capsys, n
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
 
 
+def test_a_first_level_as_big_as_the_sae_is_named_in_cli_terms(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exit_code:
+        main(["demo", *TINY, "--d-sae", "8", "--out", str(tmp_path)])
+    assert exit_code.value.code == 2
+    assert "--level0 (8) must be smaller than --d-sae (8)" in capsys.readouterr().err
+
+
 def test_help_lists_both_commands_and_version_is_printed(capsys):
     # A leading option used to be taken for the demo's, so --help hid `run`.
     with pytest.raises(SystemExit) as exit_help:
@@ -104,3 +119,105 @@ def test_documentation_example_runs(script):
                             timeout=600, cwd=ROOT)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip()
+
+
+# ------------------------------------------------------ one recording, every file format
+def _write_every_format(spikes, folder, fs=30000.0):
+    """The same spikes as NWB, a Kilosort folder, a CSV and an NPZ table."""
+    import pynwb
+    from datetime import datetime, timezone
+
+    paths = {}
+    nwb = pynwb.NWBFile(session_description="t", identifier="t",
+                        session_start_time=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    for unit in spikes.unit_ids:
+        nwb.add_unit(spike_times=spikes.spike_times(unit), id=int(unit))
+    paths["nwb"] = folder / "rec.nwb"
+    with pynwb.NWBHDF5IO(str(paths["nwb"]), "w") as io:
+        io.write(nwb)
+    ks = folder / "kilosort"
+    ks.mkdir()
+    np.save(ks / "spike_times.npy", np.round(spikes.times * fs).astype(np.uint64))
+    np.save(ks / "spike_clusters.npy", spikes.units.astype(np.int32))
+    (ks / "params.py").write_text(f"sample_rate = {fs}\n")
+    paths["kilosort"] = ks
+    paths["csv"] = folder / "rec.csv"
+    np.savetxt(paths["csv"], np.column_stack([spikes.times, spikes.units]), delimiter=",",
+               header="time,unit", comments="")
+    paths["npz"] = folder / "rec.npz"
+    np.savez(paths["npz"], times=spikes.times, units=spikes.units)
+    return paths
+
+
+def _sorted_pairs(spikes):
+    order = np.lexsort((spikes.units, spikes.times))
+    return np.column_stack([spikes.times[order], spikes.units[order]])
+
+
+def test_every_file_format_gives_the_same_recording_bins_and_scores(tmp_path):
+    # Issue 22 bug 9: NWB/CSV/NPZ started the recording at its first spike and Kilosort
+    # at 0, so the bin grid and the 70/30 split moved with the file format.
+    pytest.importorskip("pynwb")
+    from sklearn_mini import SpikeBinner
+    from sklearn_mini.datasets import make_spiking_features
+    from sklearn_mini.report import read_recording
+
+    simulated, _ = make_spiking_features(n_units=12, duration=40, random_state=3)
+    fs = 30000.0
+    late = simulated.restrict(1.3, simulated.t_stop)  # the first spike is well after 0
+    spikes = SpikeTrains(np.round(late.times * fs) / fs, late.units)
+    read = {fmt: read_recording(path)
+            for fmt, path in _write_every_format(spikes, tmp_path, fs).items()}
+    reference = read.pop("kilosort")
+    assert reference.t_start == 0.0
+    binner = SpikeBinner(bin_size=0.05, min_rate=0.5).fit(reference)
+    for fmt, rec in read.items():
+        assert (rec.t_start, rec.t_stop) == (reference.t_start, reference.t_stop), fmt
+        np.testing.assert_array_equal(rec.times, reference.times, err_msg=fmt)
+        # Spikes at the same sample may come in another order: compare them as a set.
+        np.testing.assert_array_equal(_sorted_pairs(rec), _sorted_pairs(reference), err_msg=fmt)
+        np.testing.assert_array_equal(SpikeBinner(bin_size=0.05, min_rate=0.5).fit(rec)
+                                      .transform(rec), binner.transform(reference), err_msg=fmt)
+
+
+def test_run_gives_the_same_table_for_csv_and_kilosort(tmp_path, capsys):
+    pytest.importorskip("pynwb")
+    from sklearn_mini.datasets import make_spiking_features
+
+    simulated, _ = make_spiking_features(n_units=12, duration=40, random_state=3)
+    late = simulated.restrict(1.3, simulated.t_stop)
+    spikes = SpikeTrains(np.round(late.times * 30000.0) / 30000.0, late.units)
+    paths = _write_every_format(spikes, tmp_path)
+    tables = []
+    for fmt in ("csv", "kilosort"):
+        out = tmp_path / f"report_{fmt}"
+        assert main(["run", str(paths[fmt]), *FAST, "--d-sae", "16", "--out", str(out)]) == 0
+        summary = (out / "summary.md").read_text()
+        # The timings may differ, and CEBRA's CPU training is not bit-reproducible
+        # between two runs of the same data (its third decimal moves).
+        tables.append([line.rsplit("|", 3)[0] for line in summary.splitlines()
+                       if line.startswith("| ") and not line.startswith("| CEBRA")])
+    capsys.readouterr()
+    assert tables[0] == tables[1] and len(tables[0]) > 2
+
+
+def test_string_unit_ids_from_a_csv_and_an_object_array(tmp_path):
+    # Issue 22 bug 4: genfromtxt turned "cell_59" into NaN and the reader blamed
+    # floating-point ids; an object array with string ids was refused.
+    from sklearn_mini import as_spike_trains
+    from sklearn_mini.report import read_recording
+
+    path = tmp_path / "spikes.csv"
+    path.write_text("time,unit\n0.1,cell_59\n0.25, cell_3\n0.3,cell_59\n")
+    rec = read_recording(path)
+    assert rec.unit_ids.tolist() == ["cell_3", "cell_59"]
+    np.testing.assert_array_equal(rec.spike_times("cell_59"), [0.1, 0.3])
+    rows = np.array([[0.1, "cell_59"], [0.25, "cell_3"], [0.3, "cell_59"]], dtype=object)
+    spikes = as_spike_trains(rows)
+    assert spikes.unit_ids.tolist() == ["cell_3", "cell_59"]
+    np.testing.assert_array_equal(spikes.spike_times("cell_59"), [0.1, 0.3])
+    with pytest.raises(ValueError, match="must be spike times"):
+        as_spike_trains(np.array([["a", "cell_3"]], dtype=object))
+    path.write_text("time,unit\nsoon,cell_3\n")
+    with pytest.raises(ValueError, match="not numeric"):
+        read_recording(path)

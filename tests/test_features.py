@@ -120,6 +120,69 @@ def test_latent_selectivity_hand_values_and_top_latents():
         top_latents(sel, "z")
 
 
+def test_selectivity_with_many_conditions_is_high_only_for_the_preferred_one():
+    # Issue 22 bug 2: pooled over 59 other images, a latent's rate outside any one image
+    # was small, so a latent firing mostly on image 3 also looked selective for image 7,
+    # where it fires on 10% of the bins. Latent 1 fires a little everywhere.
+    rng = np.random.default_rng(0)
+    labels = np.repeat(np.arange(60), 20)
+    Z = np.zeros((labels.size, 2))
+    Z[labels == 3, 0] = rng.random(20) < 0.8
+    Z[np.flatnonzero(labels == 7)[:2], 0] = 1.0
+    Z[:, 1] = rng.random(labels.size) < 0.05
+    sel = latent_selectivity(Z, labels)
+    f3, f7 = sel.f_in[0, 3], sel.f_in[0, 7]
+    np.testing.assert_allclose(sel.selectivity[0, 7], f7 / (f7 + f3))
+    np.testing.assert_allclose(sel.selectivity[0, 3], f3 / (f3 + f7))
+    assert sel.preferred[0] == 3
+    assert 7 not in top_latents(sel, 7, n=2, min_f_in=0.05)
+    # A score above 0.5 belongs to the preferred condition only.
+    above = np.argwhere(sel.selectivity > 0.5)
+    assert all(sel.preferred[i] == c for i, c in above)
+    assert sel.selectivity[1].max() < 0.9  # firing everywhere is selective for nothing
+
+
+def _row_labels(ax):
+    return [t.get_text() for t in ax.get_yticklabels()]
+
+
+def test_figures_label_rows_by_latent_id_not_position():
+    # Issue 22 bug 3: with latents=[2, 7] the rows were labelled 0 and 1, so the
+    # report's selectivity map and its raster named different latents.
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sklearn_mini import plotting
+
+    Z = np.zeros((40, 9))
+    labels = np.repeat(["a", "b"], 20)
+    Z[:20, 7] = 1.0  # latent 7 prefers "a"
+    Z[20:, 2] = 1.0  # latent 2 prefers "b"
+    sel = latent_selectivity(Z, labels)
+    ax = plotting.plot_selectivity(sel, latents=[2, 7], sort=False)
+    assert _row_labels(ax) == ["2", "7"]
+    np.testing.assert_array_equal(ax.images[0].get_array()[:, 0], sel.selectivity[[2, 7], 0])
+    ax = plotting.plot_selectivity(sel, latents=[2, 7])  # sorted: "a" first
+    assert _row_labels(ax) == ["7", "2"]
+    ax = plotting.plot_latent_raster(Z, latents=[2, 7], bin_size=0.5, t_start=100.0)
+    assert _row_labels(ax) == ["2", "7"]
+    assert ax.images[0].get_extent()[:2] == [100.0, 120.0]
+    ax = plotting.plot_latent_raster(Z)  # default: the active latents, by id
+    assert _row_labels(ax) == ["2", "7"]
+    many = plotting.plot_latent_raster(np.ones((5, 60)))
+    assert all(label.isdigit() for label in _row_labels(many)) and "59" in _row_labels(many)
+
+
+def test_docstring_examples_run():
+    import doctest
+
+    from sklearn_mini import features
+
+    result = doctest.testmod(features, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted > 0 and result.failed == 0
+
+
 def test_decode_uses_contiguous_or_group_folds():
     rng = np.random.default_rng(0)
     y = np.repeat(np.arange(4), 50)

@@ -158,7 +158,7 @@ def test_allen_needs_allensdk():
     try:
         import allensdk  # noqa: F401
     except ImportError:
-        with pytest.raises(ImportError, match=r"sklearn-mini\[allen\]"):
+        with pytest.raises(ImportError, match=r"pip install -e \"\.\[allen\]\""):
             load_allen_session(732592105, "/tmp/allen-cache")
     else:  # pragma: no cover - allensdk is never required
         pytest.skip("allensdk is installed; this test checks the error without it")
@@ -197,3 +197,16 @@ def test_retina_recordings(name, n_units):
     X = SpikeBinner(bin_size=0.3, min_rate=0, normalize=None).fit_transform(rec.spikes)
     assert X.shape == (1800, n_units)  # one row per presentation
     assert X.sum() == rec.spikes.n_spikes
+
+
+def test_a_missing_optional_dependency_names_the_checkout_install():
+    # Issue 22 bugs 13-14: the hint said pip install 'sklearn-mini[plot]' although the
+    # README installs from a checkout, and "The report's figures needs" read wrong.
+    from sklearn_mini.io._optional import require
+
+    with pytest.raises(ImportError) as error:
+        require("no_such_module.pyplot", "plot", "Drawing the report's figures")
+    message = str(error.value)
+    assert message.startswith("Drawing the report's figures: the optional dependency "
+                              "'no_such_module' is not installed.")
+    assert 'pip install -e ".[plot]"' in message and "pip install no_such_module" in message

@@ -98,8 +98,20 @@ def test_dtype_is_preserved(fitted, counts):
 def test_verbose_shows_progress_bar_with_loss(counts, capsys):
     X, _ = counts
     SpikeSAE(**fast_sae_params(verbose=1)).fit(X)
-    err = capsys.readouterr().err
-    assert "SAE fit" in err and "loss=" in err
+    captured = capsys.readouterr()
+    assert "SAE fit" in captured.err and "loss=" in captured.err
+    assert "epoch 1/" not in captured.out + captured.err  # the per-epoch lines are level 2
+
+
+def test_verbose_2_prints_one_line_per_epoch(counts, capsys):
+    # Issue 22 friction: verbose=2 printed the same as verbose=1.
+    X, _ = counts
+    sae = SpikeSAE(**fast_sae_params(verbose=2, n_epochs=3, tol=0.0)).fit(X)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch ")]
+    assert len(lines) == sae.n_iter_ == 3
+    for epoch, line in enumerate(lines, 1):
+        assert line.startswith(f"epoch {epoch}/3: loss {sae.loss_curve_[epoch - 1]:.5g}, "
+                               f"not fired {sae.dead_fraction_curve_[epoch - 1]:.1%}, lr ")
 
 
 # ----------------------------------------------------------------------- clone/pickle/CV

@@ -157,6 +157,17 @@ def _tree_to(obj, device):
     return obj
 
 
+def epoch_line(pos, n_epochs, lr):
+    """The ``verbose=2`` line printed after each epoch (``pos.epoch`` epochs done)."""
+    line = (f"epoch {pos.epoch}/{n_epochs}: loss {pos.curve[-1]:.5g}, "
+            f"not fired {pos.dead_curve[-1]:.1%}, lr {lr:.3g}")
+    if pos.validation:
+        line += f", validation EV {pos.validation[-1]:.4f}"
+    if pos.decay_from is not None:
+        line += f" (converged at epoch {pos.decay_from}: final decay)"
+    return line
+
+
 class Trainer:
     """Runs epochs of mini-batch training of an :class:`~.model.SAEModule`.
 
@@ -486,6 +497,7 @@ class Trainer:
                           if reorder and cfg.reorder and len(cfg.levels) > 1 else 0)
         self._snapshot()
         start_step = self.step
+        lr = float("nan")  # the last step's, for the verbose=2 epoch line
         bar = tqdm(total=total_steps, initial=pos.epoch * steps_per_epoch + pos.batch,
                    desc="SAE fit", unit="step", disable=cfg.verbose < 1)
         try:
@@ -527,6 +539,8 @@ class Trainer:
                 pos.epoch_rng_state = pos.rng_state = pos.firing = pos.fired = None
                 if monitor is not None:
                     monitor(pos)
+                if cfg.verbose >= 2:
+                    bar.write(epoch_line(pos, n_epochs, lr))
                 if on_epoch_end is not None:
                     on_epoch_end(pos)
                 if stop:

@@ -1,7 +1,7 @@
 """Adapters that put other latent-variable models in the SAE interface.
 
 Each adapter imports its library only when fitted, and names the extra to install when
-it is missing: ``pip install 'sklearn-mini[cebra]'``, ``'sklearn-mini[slicetca]'``;
+it is missing: ``pip install -e ".[cebra]"``, ``".[slicetca]"``;
 LFADS needs ``lfads_torch`` installed from source (``LFADS_INSTALL``).
 """
 

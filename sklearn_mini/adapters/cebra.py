@@ -22,7 +22,7 @@ class CEBRAEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
     ``use_labels=True``: a ``y`` passed through a Pipeline for a downstream decoder is
     otherwise ignored, so it cannot silently turn the embedding into CEBRA-Behaviour
     (``cebra.CEBRA`` itself uses any ``y`` it is given, and fails on ``y=None`` inside a
-    Pipeline). Needs ``pip install 'sklearn-mini[cebra]'``.
+    Pipeline). Needs ``pip install -e ".[cebra]"``.
 
     CEBRA is not an autoencoder. To compare reconstructions with the SAE and PCA,
     ``inverse_transform`` maps an embedding back to counts through an explicitly named

@@ -45,7 +45,7 @@ class SliceTCA(ReconstructionScoreMixin, BaseEstimator):
     sliceTCA seeds torch's global generator and moves NumPy data to CUDA whenever it is
     available; this adapter passes it a tensor on ``device`` and runs it with torch's
     generator seeded from ``random_state`` and restored afterwards. Needs
-    ``pip install 'sklearn-mini[slicetca]'``.
+    ``pip install -e ".[slicetca]"``.
 
     Parameters
     ----------

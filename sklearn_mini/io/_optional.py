@@ -1,14 +1,20 @@
-"""Lazy import of optional dependencies with an error that names the extra to install."""
+"""Lazy import of optional dependencies with an error that says how to install them."""
 
 import importlib
 
 
 def require(module, extra, purpose):
-    """Import ``module`` or raise ImportError naming ``pip install 'sklearn-mini[extra]'``."""
+    """Import ``module`` or raise ImportError naming the extra that provides it.
+
+    The README installs from a checkout, so the hint is ``pip install -e ".[extra]"``
+    there, with the plain package as the alternative.
+    """
     try:
         return importlib.import_module(module)
     except ImportError:
+        package = module.split(".")[0]
         raise ImportError(
-            f"{purpose} needs the optional dependency {module!r}: "
-            f"pip install 'sklearn-mini[{extra}]'"
+            f"{purpose}: the optional dependency {package!r} is not installed. Install the "
+            f"{extra!r} extra (pip install -e \".[{extra}]\" in the sklearn_mini checkout) "
+            f"or the package itself (pip install {package})."
         ) from None

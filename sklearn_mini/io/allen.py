@@ -3,14 +3,15 @@
 from ._optional import require
 from .nwb import read_nwb
 
-#: The three sessions used in the seed notes.
+#: Allen Visual Coding Neuropixels session ids of the seed analyses: 732592105,
+#: 742951821 and 760693773.
 ALLEN_SEED_SESSIONS = (732592105, 742951821, 760693773)
 
 
 def load_allen_session(session_id, cache_dir):
     """Download (once) and read an Allen Visual Coding Neuropixels session.
 
-    Needs ``allensdk`` (``pip install 'sklearn-mini[allen]'``) and network access the
+    Needs ``allensdk`` (``pip install -e ".[allen]"``) and network access the
     first time; the NWB file is cached in ``cache_dir`` and read with :func:`read_nwb`,
     so units keep their quality columns (``label`` = ``quality``), ``invalid_times`` are
     excluded from the valid intervals, and stimulus presentation tables come back as

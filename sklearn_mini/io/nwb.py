@@ -84,7 +84,7 @@ def read_nwb(path):
     order = np.argsort(ids, kind="stable")
     spikes = SpikeTrains(times, np.repeat(ids, counts), unit_ids=ids[order],
                          unit_info={k: v[order] for k, v in info.items()},
-                         t_start=float(times.min()) if times.size else 0.0)
+                         t_start=0.0)  # NWB times are seconds from the session's reference time
     if invalid.size:
         valid = subtract_intervals(spikes.intervals, invalid)
         spikes = SpikeTrains(spikes.times, spikes.units, t_start=spikes.t_start,
