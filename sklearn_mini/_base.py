@@ -826,9 +826,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         """
         from ._core.training import Level
 
-        config, tensors = _persistence.load(path)
-        if config.get("class") != cls.__name__:
-            raise ValueError(f"{path} holds a {config.get('class')!r}, not a {cls.__name__}.")
+        config, tensors = _persistence.load(path, cls.__name__)
         defaults = cls().get_params(deep=False)
         # JSON has no tuples: give back the tuple form where the default is a tuple.
         params = {k: _as_tuples(v) if isinstance(defaults.get(k), tuple) else v

@@ -44,8 +44,11 @@ def save(path, class_name, params, fitted, tensors):
     return path
 
 
-def load(path):
-    """Read what :func:`save` wrote; returns ``(config, tensors)`` on the CPU."""
+def load(path, class_name=None):
+    """Read what :func:`save` wrote; returns ``(config, tensors)`` on the CPU.
+
+    With ``class_name``, a directory saved by another class is refused.
+    """
     path = Path(path)
     config_path, tensor_path = path / CONFIG_NAME, path / TENSORS_NAME
     for p in (config_path, tensor_path):
@@ -57,6 +60,8 @@ def load(path):
         raise ValueError(f"{config_path} is not valid JSON: {exc}") from None
     if not isinstance(config, dict) or config.get("format") != FORMAT:
         raise ValueError(f"{config_path} is not an sklearn_mini model config.")
+    if class_name is not None and config.get("class") != class_name:
+        raise ValueError(f"{path} holds a {config.get('class')!r}, not a {class_name}.")
     if config.get("schema_version") != SCHEMA_VERSION:
         raise ValueError(
             f"{config_path} has schema_version {config.get('schema_version')!r}; this version "

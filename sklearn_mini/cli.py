@@ -2,7 +2,7 @@
 
 ``python -m sklearn_mini`` (no command, or only the demo's options) runs the demo. A
 problem with the input (a missing file, an unreadable format, an empty recording) is one
-line on stderr and exit status 2, not a traceback.
+line on stderr and exit status 2, not a traceback (``--traceback`` shows it).
 """
 
 import argparse
@@ -80,6 +80,8 @@ def _common(parser, out):
     parser.add_argument("--cebra-iterations", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=1)
+    parser.add_argument("--traceback", action="store_true",
+                        help="on an input error, show the full traceback (for bug reports)")
 
 
 def build_parser():
@@ -116,6 +118,8 @@ def main(argv=None):
     try:
         return args.func(args)
     except INPUT_ERRORS as error:
+        if args.traceback:
+            raise
         print(f"sklearn-mini {args.command}: error: {error}", file=sys.stderr)
         return 2
 

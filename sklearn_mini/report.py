@@ -99,8 +99,10 @@ def default_models(n_units, d_sae, topk, level0, seed, verbose, n_epochs="auto",
 
         from .adapters import CEBRAEmbedding
 
+        # CEBRA's iterations take a while: with verbose its own progress bar shows them.
         models["CEBRA"] = CEBRAEmbedding(output_dimension=min(8, n_components),
-                                         max_iterations=cebra_iterations, random_state=seed)
+                                         max_iterations=cebra_iterations, random_state=seed,
+                                         verbose=verbose >= 1)
     except ImportError:
         pass
     return models
@@ -111,9 +113,48 @@ def run_job(spikes, out, truth=None, bin_size=0.05, min_rate=0.5, d_sae=40, topk
             log=print, source="spikes passed to run_job"):
     """Fit every model on the first ``train_fraction`` of time, score the rest, report.
 
-    Returns the comparison table (a list of dict rows) and writes ``out/summary.md``
-    (which names ``source``, the recording, the unit quality control, the parameters,
-    the seed and the versions) and PNG figures.
+    What ``sklearn-mini demo`` and ``sklearn-mini run`` do (see the user guide's main
+    job page for the figures).
+
+    Parameters
+    ----------
+    spikes : SpikeTrains
+        The recording.
+    out : str or path-like
+        Report folder (created): ``summary.md`` and PNG figures (figures need matplotlib).
+    truth : Bunch or None, default=None
+        Planted features (:func:`sklearn_mini.datasets.make_spiking_features`), for the
+        recovery table and figures.
+    bin_size, min_rate : float, default=0.05, 0.5
+        The :class:`~sklearn_mini.SpikeBinner` in front of every model.
+    d_sae, topk, level0 : int, default=40, 1, 8
+        SAE latents (PCA and NMF get as many components, at most the units), active
+        latents per bin, and the MatryoshkaSAE's first level (top-1).
+    train_fraction : float, default=0.7
+        Leading fraction of the recording's time to fit on.
+    seed : int, default=0
+        ``random_state`` of every model.
+    verbose : int, default=1
+        The SAEs' ``verbose``.
+    n_epochs : int or 'auto', default='auto'
+        The SAEs' ``n_epochs``.
+    cebra_iterations : int, default=1000
+        CEBRA's ``max_iterations`` (when cebra is installed).
+    log : callable, default=print
+        Where progress lines go.
+    source : str, default='spikes passed to run_job'
+        How ``summary.md`` names the data (the CLI gives the file path or the simulator
+        call).
+
+    Returns
+    -------
+    rows : list of dict
+        The comparison table, one row per model, with the columns of
+        :func:`sklearn_mini.compare` (one split, so no spread).
+    fitted : dict of str to Pipeline
+        Every fitted ``SpikeBinner -> model`` pipeline.
+    recoveries : dict of str to Bunch
+        Planted-feature recovery per model (empty without ``truth``).
     """
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)

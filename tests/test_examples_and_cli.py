@@ -77,6 +77,8 @@ def test_run_on_bad_input_prints_one_line_and_exits_non_zero(tmp_path, capsys, n
     assert main(["run", str(path), *FAST, "--out", str(tmp_path / "r")]) == 2
     err = capsys.readouterr().err
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+    with pytest.raises((OSError, ValueError), match=message):  # --traceback: the real error
+        main(["run", str(path), *FAST, "--traceback", "--out", str(tmp_path / "r")])
 
 
 def test_a_first_level_as_big_as_the_sae_is_named_in_cli_terms(tmp_path, capsys):
@@ -221,3 +223,39 @@ def test_string_unit_ids_from_a_csv_and_an_object_array(tmp_path):
     path.write_text("time,unit\nsoon,cell_3\n")
     with pytest.raises(ValueError, match="not numeric"):
         read_recording(path)
+
+
+def test_a_bin_size_typo_on_the_command_line_is_one_line_not_a_memory_error(tmp_path, capsys):
+    path = tmp_path / "spikes.csv"
+    path.write_text("time,unit\n" + "".join(f"{t / 10},{t % 3}\n" for t in range(1, 1000)))
+    assert main(["run", str(path), *FAST, "--bin-size", "1e-9", "--out", str(tmp_path / "r")]) == 2
+    err = capsys.readouterr().err
+    assert "would make a " in err and "max_bytes" in err and len(err.strip().splitlines()) == 1
+
+
+def test_the_guide_documents_every_sparsity_loss_and_extra():
+    # Issue 22 bug 13: the SpikeSAE page listed 3 of 5 sparsities and 2 of 4 losses, and
+    # install.rst described the test extra wrongly.
+    import re
+
+    from sklearn_mini._core.losses import LOSSES
+    from sklearn_mini._core.sparsity import SPARSITIES
+
+    guide = (ROOT / "docs" / "user_guide" / "spikesae.rst").read_text()
+    for name in SPARSITIES:
+        assert f"``sparsity='{name}'``" in guide, name
+    for name in LOSSES:
+        assert f"``loss='{name}'``" in guide, name
+    # tomllib is Python >= 3.11; the optional-dependencies table is simple enough to read.
+    table = (ROOT / "pyproject.toml").read_text().split("[project.optional-dependencies]")[1]
+    table = table.split("\n[")[0]
+    extras = dict(re.findall(r"^(\w+) = \[(.*?)\]$", table, flags=re.M | re.S))
+    assert {"test", "docs", "plot", "nwb"} <= set(extras)
+    install = (ROOT / "docs" / "install.rst").read_text()
+    for extra in extras:
+        assert f"``{extra}``" in install, extra
+    described = install.split("``test``")[1].split("``docs``")[0]
+    test_packages = re.findall(r'"([A-Za-z0-9_.-]+)', extras["test"])
+    assert "pynwb" in test_packages and "matplotlib" in test_packages
+    for package in test_packages:  # the test extra's description names every package
+        assert package in described, package
