@@ -27,6 +27,19 @@ def _jsonable(value):
     raise TypeError(f"{type(value).__name__} cannot be saved in the JSON config.")
 
 
+def ids_to_json(ids):
+    """Unit ids as JSON: their kind (integer or string) and their values."""
+    ids = np.asarray(ids)
+    kind = "int" if ids.dtype.kind in "iu" else "str"
+    return {"kind": kind, "values": [int(u) if kind == "int" else str(u) for u in ids]}
+
+
+def ids_from_json(saved):
+    """The array :func:`ids_to_json` described, with its kind restored."""
+    dtype = np.int64 if saved["kind"] == "int" else np.str_
+    return np.asarray(saved["values"], dtype=dtype)
+
+
 def save(path, class_name, params, fitted, tensors):
     """Write ``path/config.json`` and ``path/model.safetensors``."""
     path = Path(path)

@@ -26,18 +26,6 @@ def count_bins(spikes, bin_size, anchor=0.0):
     return sum(grid_span(anchor, bin_size, a, b)[1] for a, b in spikes.intervals)
 
 
-def _ids_to_json(ids):
-    """Unit ids as JSON: their kind (integer or string) and their values."""
-    ids = np.asarray(ids)
-    kind = "int" if ids.dtype.kind in "iu" else "str"
-    return {"kind": kind, "values": [int(u) if kind == "int" else str(u) for u in ids]}
-
-
-def _ids_from_json(saved):
-    dtype = np.int64 if saved["kind"] == "int" else np.str_
-    return np.asarray(saved["values"], dtype=dtype)
-
-
 def _gigabytes(n_bytes):
     return f"{n_bytes / 1e9:.3g} GB"
 
@@ -528,8 +516,9 @@ class SpikeBinner(TransformerMixin, BaseEstimator):
         tensors["qc_isi_violations"] = torch.from_numpy(
             np.asarray(self.qc_["isi_violations"], float))
         tensors["qc_kept"] = torch.from_numpy(np.asarray(self.qc_["kept"], dtype=bool))
-        fitted = {"unit_ids_": _ids_to_json(self.unit_ids_), "t_start_": self.t_start_,
-                  "qc_unit_id": _ids_to_json(self.qc_["unit_id"]),
+        fitted = {"unit_ids_": _persistence.ids_to_json(self.unit_ids_),
+                  "t_start_": self.t_start_,
+                  "qc_unit_id": _persistence.ids_to_json(self.qc_["unit_id"]),
                   "qc_reason": [str(r) for r in self.qc_["reason"]]}
         params = self.get_params(deep=False)
         return _persistence.save(path, type(self).__name__, params, fitted, tensors)
@@ -556,7 +545,7 @@ class SpikeBinner(TransformerMixin, BaseEstimator):
             params["unit_labels"] = tuple(params["unit_labels"])
         binner = cls(**params)
         fitted = config["fitted"]
-        binner.unit_ids_ = _ids_from_json(fitted["unit_ids_"])
+        binner.unit_ids_ = _persistence.ids_from_json(fitted["unit_ids_"])
         n_kept, n_all = len(binner.unit_ids_), len(fitted["qc_unit_id"]["values"])
         _persistence.expect_shapes(tensors, {
             **{name: (n_kept,) for name in cls._SAVED_ARRAYS},
@@ -564,7 +553,7 @@ class SpikeBinner(TransformerMixin, BaseEstimator):
         for name in cls._SAVED_ARRAYS:
             setattr(binner, name, tensors[name].numpy())
         binner.t_start_ = float(fitted["t_start_"])
-        binner.qc_ = {"unit_id": _ids_from_json(fitted["qc_unit_id"]),
+        binner.qc_ = {"unit_id": _persistence.ids_from_json(fitted["qc_unit_id"]),
                       "firing_rate": tensors["qc_firing_rate"].numpy(),
                       "isi_violations": tensors["qc_isi_violations"].numpy(),
                       "kept": tensors["qc_kept"].numpy(),

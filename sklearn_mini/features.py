@@ -87,9 +87,11 @@ def _conditions(labels, n_quantiles):
     labels = np.asarray(labels)
     if _continuous(labels, n_quantiles):
         edges = np.quantile(labels, np.linspace(0, 1, n_quantiles + 1)[1:-1])
-        index = np.searchsorted(edges, labels, side="right")
-        names = [f"q{i}" for i in range(n_quantiles)]
-        return index, np.asarray(names)
+        bins = np.searchsorted(edges, labels, side="right")
+        # Tied values (e.g. many zeros) leave some quantile bins empty: keep those in use,
+        # named by their quantile, so no condition has no samples.
+        used, index = np.unique(bins, return_inverse=True)
+        return index, np.asarray([f"q{i}" for i in used])
     names, index = np.unique(labels, return_inverse=True)
     return index, names
 

@@ -29,9 +29,9 @@ def read_recording(path):
 
     Every format follows one rule for the recording's span, so the same spikes give the
     same bins and the same train/test split whatever the file: times are seconds from
-    the recording's start, which is time 0 unless the file says otherwise (an ``.npz``
-    may hold scalars ``t_start`` and ``t_stop``); the recording ends just after its
-    last spike unless the file gives ``t_stop``.
+    the recording's start, which is time 0 unless the file says otherwise (an NWB
+    units table's ``obs_intervals``; scalars ``t_start`` and ``t_stop`` in an ``.npz``);
+    the recording ends just after its last spike unless the file gives its end.
     """
     from .io import read_kilosort, read_nwb
 
@@ -276,7 +276,8 @@ def _write_report(out, header, rows, fitted, recoveries, test, truth, bin_size):
             sel, ax=ax, latents=np.flatnonzero((Z != 0).any(0))))
         best = top_latents(sel, "coarse 0", n=1) if "coarse 0" in sel.conditions else []
         if len(best):
-            save("tuning_curve.png", lambda ax: plotting.plot_tuning_curve(Z, labels, int(best[0]), ax=ax))
+            save("tuning_curve.png",
+                 lambda ax: plotting.plot_tuning_curve(Z, labels, int(best[0]), ax=ax))
     lines += ["", "## Figures", ""] + [f"![{title}]({name})" for name, title in figures.items()]
     (out / "summary.md").write_text("\n".join(lines) + "\n")
 

@@ -382,7 +382,8 @@ def test_an_output_too_big_is_refused_before_anything_is_allocated():
         SpikeBinner(bin_size=1e-7, min_rate=0, sparse_output=True).fit(spikes)
     # Hand count at the limit: 100 bins x (4 units x 4 bytes + 24 bytes of edges,
     # starts and row pointers) = 4000 bytes.
-    assert SpikeBinner(bin_size=1.0, min_rate=0, max_bytes=4000).fit_transform(spikes).shape == (100, 4)
+    at_limit = SpikeBinner(bin_size=1.0, min_rate=0, max_bytes=4000)
+    assert at_limit.fit_transform(spikes).shape == (100, 4)
     with pytest.raises(ValueError, match="max_bytes"):
         SpikeBinner(bin_size=1.0, min_rate=0, max_bytes=3999).fit(spikes)
     fitted = SpikeBinner(bin_size=1.0, min_rate=0).fit(spikes)

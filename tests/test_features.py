@@ -116,6 +116,10 @@ def test_latent_selectivity_hand_values_and_top_latents():
     assert top_latents(sel, "a", n=2, min_f_in=0.6).tolist() == [0]
     continuous = latent_selectivity(Z, np.array([0.1, 0.2, 0.3, 0.4]), n_quantiles=2)
     assert continuous.selectivity.shape == (3, 2)
+    # Half the values tied at 0: the empty quantile bins are left out, not NaN.
+    tied = np.r_[np.zeros(50), np.linspace(0.1, 1, 50)]
+    many = latent_selectivity(np.random.default_rng(0).random((100, 3)) > 0.5, tied)
+    assert list(many.conditions) == ["q2", "q3", "q4"] and np.isfinite(many.f_in).all()
     with pytest.raises(ValueError, match="Unknown condition"):
         top_latents(sel, "z")
 

@@ -210,3 +210,19 @@ def test_a_missing_optional_dependency_names_the_checkout_install():
     assert message.startswith("Drawing the report's figures: the optional dependency "
                               "'no_such_module' is not installed.")
     assert 'pip install -e ".[plot]"' in message and "pip install no_such_module" in message
+
+
+def test_nwb_span_is_the_observation_intervals_when_the_file_has_them(tmp_path):
+    # Issue 22 bug 9: one start rule for every reader, the recording's own when known.
+    pynwb = pytest.importorskip("pynwb", reason="pynwb is in the 'test' extra")
+    from datetime import datetime, timezone
+
+    nwb = pynwb.NWBFile(session_description="t", identifier="t",
+                        session_start_time=datetime(2026, 1, 1, tzinfo=timezone.utc))
+    nwb.add_unit(spike_times=[5.5, 7.0], obs_intervals=[[5.0, 9.0]], id=1)
+    nwb.add_unit(spike_times=[6.0], obs_intervals=[[4.0, 8.0]], id=2)
+    path = tmp_path / "observed.nwb"
+    with pynwb.NWBHDF5IO(str(path), "w") as io:
+        io.write(nwb)
+    spikes = read_nwb(path).spikes
+    assert (spikes.t_start, spikes.t_stop) == (4.0, 9.0)

@@ -31,6 +31,18 @@ def _table(group):
     return columns
 
 
+def _observed_span(units):
+    """The recording's span: the units' observation intervals when the file has them,
+    else from time 0 (NWB times are seconds from the session's reference time) to just
+    after the last spike, the rule every reader of the package follows."""
+    if "obs_intervals" not in units:
+        return {"t_start": 0.0}
+    observed = np.asarray(units["obs_intervals"][()], dtype=np.float64).reshape(-1, 2)
+    if not observed.size:
+        return {"t_start": 0.0}
+    return {"t_start": float(observed[:, 0].min()), "t_stop": float(observed[:, 1].max())}
+
+
 def _frame(columns):
     try:
         import pandas as pd
@@ -53,8 +65,9 @@ def read_nwb(path):
     Returns
     -------
     recording : :class:`~sklearn.utils.Bunch`
-        ``spikes``: a :class:`~sklearn_mini.SpikeTrains` whose unit metadata are the
-        units table's columns (with ``label`` copied from ``quality`` when present) and
+        ``spikes``: a :class:`~sklearn_mini.SpikeTrains` spanning the units' observation
+        intervals (``obs_intervals``) when the file has them, else from 0 to just after
+        the last spike, whose unit metadata are the units table's columns (with ``label`` copied from ``quality`` when present) and
         whose valid intervals exclude ``invalid_times``; ``invalid_times``: an
         ``(n, 2)`` array; ``tables``: every table under ``/intervals`` (trials, epochs,
         stimulus presentations...) as a pandas DataFrame (a dict of columns without
@@ -75,6 +88,7 @@ def read_nwb(path):
                 del info[name]
         if "quality" in info and "label" not in info:
             info["label"] = info["quality"]
+        span = _observed_span(units)
         tables, invalid = {}, np.zeros((0, 2))
         for name, group in f.get("intervals", {}).items():
             columns = _table(group)
@@ -83,8 +97,7 @@ def read_nwb(path):
             tables[name] = _frame(columns)
     order = np.argsort(ids, kind="stable")
     spikes = SpikeTrains(times, np.repeat(ids, counts), unit_ids=ids[order],
-                         unit_info={k: v[order] for k, v in info.items()},
-                         t_start=0.0)  # NWB times are seconds from the session's reference time
+                         unit_info={k: v[order] for k, v in info.items()}, **span)
     if invalid.size:
         valid = subtract_intervals(spikes.intervals, invalid)
         spikes = SpikeTrains(spikes.times, spikes.units, t_start=spikes.t_start,
