@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 from . import __version__
+from .compare import frontier_verdict
 from .datasets import make_spiking_features
 
 # Options of the top-level parser itself; any other leading option is the demo's.
@@ -24,17 +25,20 @@ def _run(args, spikes, truth, source):
     from .report import run_job
 
     start = time.perf_counter()
-    rows, fitted, recoveries = run_job(
+    rows, fitted, recoveries, matched = run_job(
         spikes, args.out, truth=truth, bin_size=args.bin_size, min_rate=args.min_rate,
         d_sae=args.d_sae, topk=args.topk, level0=args.level0, seed=args.seed,
         verbose=args.verbose, n_epochs=args.epochs, cebra_iterations=args.cebra_iterations,
-        source=source)
+        source=source, ks=args.frontier)
     print()
     print(f"{'method':<15}{'held-out EV':>12}{'R2 unit (median)':>18}{'mean L0':>9}{'fit s':>8}")
     for row in rows:
         print(f"{row['method']:<15}{row['explained_variance']:>12.3f}{row['r2_unit_median']:>18.3f}"
               f"{row['mean_l0']:>9.2f}{row['fit_time']:>8.1f}")
     sae = fitted["SpikeSAE"][-1]
+    print("\nheld-out EV at matched active dimensions per bin:")
+    for line in frontier_verdict(matched):
+        print(f"  {line}")
     print(f"\nSpikeSAE dead latents: {sae.dead_fraction_:.1%}")
     for name, rec in recoveries.items():
         extra = ""
@@ -80,6 +84,10 @@ def _common(parser, out):
     parser.add_argument("--cebra-iterations", type=int, default=1000)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--verbose", type=int, default=1)
+    parser.add_argument("--frontier", type=int, nargs="+", metavar="K", default=None,
+                        help="also fit every model at these active dimensions per bin and "
+                             "draw the sparsity-fidelity frontier (default: the SAE's topk "
+                             "only; e.g. --frontier 1 2 4 8)")
     parser.add_argument("--traceback", action="store_true",
                         help="on an input error, show the full traceback (for bug reports)")
 

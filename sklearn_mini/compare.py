@@ -105,6 +105,144 @@ def compare(estimators, X, cv=5):
     return pd.DataFrame(rows, columns=list(rows[0]) if rows else COLUMNS)
 
 
+def matched_models(k, d_sae=40, random_state=0, **sae_params):
+    """Models whose codes use about ``k`` active dimensions per sample, for a frontier.
+
+    A SpikeSAE with ``topk=k``, PCA and NMF with ``k`` components, and a dictionary of
+    ``d_sae`` atoms whose OMP codes have ``k`` non-zeros: what a sparse code of ``k``
+    latents should be compared with, since PCA with as many components as the SAE has
+    latents uses every one of them in every bin.
+
+    Parameters
+    ----------
+    k : int
+        Active dimensions per sample.
+    d_sae : int, default=40
+        Latents of the SAE and atoms of the OMP dictionary.
+    random_state : int, default=0
+        Seed of every model.
+    **sae_params
+        More SpikeSAE parameters (e.g. ``sparsity='batchtopk'``, ``n_epochs``).
+
+    Returns
+    -------
+    models : dict of str to estimator
+        ``'SpikeSAE'``, ``'PCA'``, ``'NMF'`` and ``'dictionary (OMP)'``, each unfitted.
+    """
+    from .baselines import NMF, PCA, k_sparse_dictionary
+    from .sae import SpikeSAE
+
+    return {
+        "SpikeSAE": SpikeSAE(d_sae=d_sae, topk=k, random_state=random_state, **sae_params),
+        "PCA": PCA(n_components=k, random_state=random_state),
+        "NMF": NMF(n_components=k, init="nndsvda", max_iter=400, random_state=random_state),
+        "dictionary (OMP)": k_sparse_dictionary(d_sae, k, random_state=random_state),
+    }
+
+
+def frontier(X, ks=(1, 2, 4, 8), models=None, cv=5):
+    """The sparsity-fidelity frontier: every model at every number of active dimensions.
+
+    For each ``k``, :func:`compare` of ``models(k)`` (default :func:`matched_models`), so
+    a sparse code is judged against dense and classical codes that use as many
+    dimensions per sample, on the same held-out blocks of time.
+
+    Parameters
+    ----------
+    X : array-like of shape (n_samples, n_features) or SpikeTrains
+        As for :func:`compare`.
+    ks : sequence of int, default=(1, 2, 4, 8)
+        Active dimensions per sample.
+    models : callable or None, default=None
+        ``models(k)`` returns a dict of name to estimator; ``None``:
+        :func:`matched_models` with its defaults.
+    cv : int, cross-validation splitter or iterable of (train, test), default=5
+        As for :func:`compare`.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        :func:`compare`'s columns plus ``k``, one row per model and ``k``; ``mean_l0`` is
+        what each model actually used (NMF may use fewer than ``k``).
+    """
+    pd = _pandas()
+    models = models or matched_models
+    folds = list(check_cv(cv).split(X))  # the same blocks for every k
+    tables = []
+    for k in ks:
+        table = compare(models(k), X, cv=folds)
+        table.insert(1, "k", k)
+        tables.append(table)
+    return pd.concat(tables, ignore_index=True)
+
+
+def frontier_verdict(table, reference="SpikeSAE", metric="explained_variance"):
+    """Sentences saying, for every ``k``, whether ``reference`` beats each other model.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame or list of dict
+        Rows with ``method``, ``k`` and ``metric`` (:func:`frontier`'s output).
+    reference : str, default='SpikeSAE'
+    metric : str, default='explained_variance'
+
+    Returns
+    -------
+    lines : list of str
+        One per ``k``, e.g. ``'k=2: SpikeSAE 0.61 is above PCA 0.40, NMF 0.38.'``, naming
+        the models it is not above separately.
+    """
+    rows = table.to_dict("records") if hasattr(table, "to_dict") else list(table)
+    lines = []
+    for k in sorted({row["k"] for row in rows}):
+        at_k = {row["method"]: row[metric] for row in rows if row["k"] == k}
+        if reference not in at_k:
+            continue
+        ours = at_k.pop(reference)
+        above = [f"{m} {v:.3f}" for m, v in at_k.items() if ours > v]
+        not_above = [f"{m} {v:.3f}" for m, v in at_k.items() if not ours > v]
+        text = f"k={k}: {reference} {ours:.3f}"
+        if above:
+            text += " is above " + ", ".join(above)
+        if not_above:
+            text += ("; " if above else " is ") + "not above " + ", ".join(not_above)
+        lines.append(text + ".")
+    return lines
+
+
+def plot_frontier(table, metric="explained_variance", ax=None):
+    """Held-out ``metric`` against the active dimensions each model used, per model.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        Output of :func:`frontier` (or rows with ``method``, ``mean_l0`` and ``metric``).
+    metric : str, default='explained_variance'
+    ax : matplotlib Axes or None, default=None
+
+    Returns
+    -------
+    ax : matplotlib Axes
+    """
+    from .io._optional import require
+
+    plt = require("matplotlib.pyplot", "plot", "plot_frontier()")
+    if ax is None:
+        ax = plt.subplots(figsize=(6, 4), layout="constrained")[1]
+    for method in dict.fromkeys(table["method"]):
+        rows = table[table["method"] == method].sort_values("mean_l0")
+        spread = rows[f"{metric}_std"] if f"{metric}_std" in rows else None
+        ax.errorbar(rows["mean_l0"], rows[metric], yerr=spread, marker="o", capsize=3,
+                    label=method)
+    ax.set_xscale("log", base=2)
+    ticker = require("matplotlib.ticker", "plot", "plot_frontier()")
+    ax.xaxis.set_major_formatter(ticker.ScalarFormatter())  # 1, 2, 4, not 2^0, 2^1
+    ax.set(xlabel="active dimensions per bin (mean L0)", ylabel=f"held-out {metric}",
+           title="Sparsity-fidelity frontier (up and left is better)")
+    ax.legend(fontsize=8)
+    return ax
+
+
 def _take(X, rows):
     from sklearn.utils import _safe_indexing
 

@@ -6,13 +6,14 @@
 
 import pathlib
 import time
+import warnings
 
 import numpy as np
 from sklearn.pipeline import make_pipeline
 
 from .baselines import NMF, PCA
 from .binning import SpikeBinner, qc_summary
-from .compare import COLUMNS, evaluate
+from .compare import COLUMNS, evaluate, frontier_verdict, matched_models
 from .features import feature_recovery, latent_selectivity, top_latents
 from .matryoshka import MatryoshkaSAE
 from .metrics import r2_per_unit, reconstruct_with
@@ -110,7 +111,7 @@ def default_models(n_units, d_sae, topk, level0, seed, verbose, n_epochs="auto",
 
 def run_job(spikes, out, truth=None, bin_size=0.05, min_rate=0.5, d_sae=40, topk=1, level0=8,
             train_fraction=0.7, seed=0, verbose=1, n_epochs="auto", cebra_iterations=1000,
-            log=print, source="spikes passed to run_job"):
+            log=print, source="spikes passed to run_job", ks=None):
     """Fit every model on the first ``train_fraction`` of time, score the rest, report.
 
     What ``sklearn-mini demo`` and ``sklearn-mini run`` do (see the user guide's main
@@ -145,6 +146,12 @@ def run_job(spikes, out, truth=None, bin_size=0.05, min_rate=0.5, d_sae=40, topk
     source : str, default='spikes passed to run_job'
         How ``summary.md`` names the data (the CLI gives the file path or the simulator
         call).
+    ks : sequence of int or None, default=None
+        Active dimensions per bin at which every model of
+        :func:`~sklearn_mini.compare.matched_models` is also fitted and scored, so the
+        SAE is judged against PCA, NMF and an OMP dictionary that use as many dimensions
+        (``None``: ``(topk,)``, the SAE's own). With more than one value the report draws
+        the sparsity-fidelity frontier.
 
     Returns
     -------
@@ -155,7 +162,11 @@ def run_job(spikes, out, truth=None, bin_size=0.05, min_rate=0.5, d_sae=40, topk
         Every fitted ``SpikeBinner -> model`` pipeline.
     recoveries : dict of str to Bunch
         Planted-feature recovery per model (empty without ``truth``).
+    matched : list of dict
+        The rows at matched active dimensions: ``rows``' columns plus ``k``.
     """
+    ks = tuple(ks or (topk,))
+    _check_ks(ks, d_sae, spikes.n_units)
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
     split = spikes.t_start + train_fraction * (spikes.t_stop - spikes.t_start)
@@ -173,6 +184,10 @@ def run_job(spikes, out, truth=None, bin_size=0.05, min_rate=0.5, d_sae=40, topk
             log("  " + qc_summary(pipe[0].qc_))
         log(f"  held-out explained variance {scores['explained_variance']:.3f}, "
             f"mean L0 {scores['mean_l0']:.2f}, fit {scores['fit_time']:.1f} s")
+    matched = _matched_rows(ks, rows, train, test,
+                            dict(bin_size=bin_size, min_rate=min_rate),
+                            dict(d_sae=d_sae, random_state=seed, sparsity="batchtopk",
+                                 n_epochs=n_epochs, verbose=verbose), topk, log)
     recoveries = {}
     if truth is not None:
         for name in ("SpikeSAE", "MatryoshkaSAE", "PCA", "NMF"):
@@ -181,11 +196,57 @@ def run_job(spikes, out, truth=None, bin_size=0.05, min_rate=0.5, d_sae=40, topk
         bin_size=bin_size, min_rate=min_rate, d_sae=d_sae, topk=topk, level0=level0,
         train_fraction=train_fraction, n_epochs=n_epochs, seed=seed))
     try:
-        _write_report(out, header, rows, fitted, recoveries, test, truth, bin_size)
-    except ImportError as err:  # no matplotlib: the table still goes to summary.md
+        _write_report(out, header, rows, matched, fitted, recoveries, test, truth, bin_size)
+    except ImportError as err:  # no matplotlib: the tables still go to summary.md
         log(f"figures skipped ({err})")
-        (out / "summary.md").write_text("\n".join(header + [_format_table(rows)]) + "\n")
-    return rows, fitted, recoveries
+        (out / "summary.md").write_text("\n".join(
+            header + [_format_table(rows), ""] + _matched_section(matched)) + "\n")
+    return rows, fitted, recoveries, matched
+
+
+def _check_ks(ks, d_sae, n_units):
+    """Refuse matched dimensions no model can have, before anything is fitted."""
+    bad = [k for k in ks if not 1 <= k < d_sae or k > n_units]
+    if bad:
+        raise ValueError(f"Matched dimensions {bad} out of range: each k must be at least 1, "
+                         f"below d_sae ({d_sae}) and at most the {n_units} units.")
+
+
+def _matched_rows(ks, rows, train, test, binner_params, sae_params, topk, log):
+    """Every matched model at each ``k`` active dimensions per bin, on the job's split.
+
+    The SpikeSAE at ``k = topk`` has the job's own SpikeSAE parameters, so its row is
+    reused rather than fitted twice.
+    """
+    job_sae = next(row for row in rows if row["method"] == "SpikeSAE")
+    matched = []
+    for k in ks:
+        log(f"fitting every model at {k} active dimension(s) per bin ...")
+        for name, model in matched_models(k, **sae_params).items():
+            if name == "SpikeSAE" and k == topk:
+                scores = {key: value for key, value in job_sae.items() if key != "method"}
+            else:
+                with warnings.catch_warnings():
+                    # OMP stops early on an atom that is a combination of others: a row
+                    # then has fewer than k non-zeros, which its measured mean_l0 shows.
+                    warnings.filterwarnings("ignore", "Orthogonal matching pursuit ended",
+                                            RuntimeWarning)
+                    scores = evaluate(make_pipeline(SpikeBinner(**binner_params), model),
+                                      train, test)
+            matched.append({"method": name, "k": k, **scores})
+    for line in frontier_verdict(matched):
+        log("  " + line)
+    return matched
+
+
+def _matched_section(matched):
+    """summary.md's table at matched active dimensions, and where the SAE is not above."""
+    return (["## At matched active dimensions", "",
+             "Every model at k active dimensions per bin (SpikeSAE with topk=k, PCA and NMF "
+             "with k components, an OMP dictionary with k non-zeros), on the same held-out "
+             "time. Held-out explained variance:", ""]
+            + [f"- {line}" for line in frontier_verdict(matched)] + ["", _format_table(
+                matched, ["method", "k"] + COLUMNS[1:])])
 
 
 def _summary_header(source, spikes, test, binner, params):
@@ -205,16 +266,16 @@ def _summary_header(source, spikes, test, binner, params):
             f"sklearn-mini {__version__}, torch {torch.__version__}.", ""]
 
 
-def _format_table(rows):
-    header = "| " + " | ".join(COLUMNS) + " |"
-    lines = [header, "|" + "---|" * len(COLUMNS)]
+def _format_table(rows, columns=COLUMNS):
+    header = "| " + " | ".join(columns) + " |"
+    lines = [header, "|" + "---|" * len(columns)]
     for row in rows:
-        cells = [row["method"]] + [f"{row[c]:.3f}" for c in COLUMNS[1:]]
+        cells = [str(row[c]) if c in ("method", "k") else f"{row[c]:.3f}" for c in columns]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines)
 
 
-def _write_report(out, header, rows, fitted, recoveries, test, truth, bin_size):
+def _write_report(out, header, rows, matched, fitted, recoveries, test, truth, bin_size):
     from .io._optional import require
     from . import plotting
 
@@ -241,8 +302,10 @@ def _write_report(out, header, rows, fitted, recoveries, test, truth, bin_size):
 
     import pandas as pd
 
-    from .compare import plot_comparison
+    from .compare import plot_comparison, plot_frontier
 
+    if len({row["k"] for row in matched}) > 1:  # the frontier goes first
+        save("frontier.png", lambda ax: plot_frontier(pd.DataFrame(matched), ax=ax), model=None)
     fig, axes = plt.subplots(1, 3, figsize=(13, 3.8), sharey=True, layout="constrained")
     plot_comparison(pd.DataFrame(rows), ax=axes)
     fig.suptitle("Held-out comparison (one train/test split)")
@@ -256,7 +319,7 @@ def _write_report(out, header, rows, fitted, recoveries, test, truth, bin_size):
     lines = header + [
         f"Held-out: {len(X_test)} bins of {bin_size * 1000:g} ms.", "", _format_table(rows), "",
         f"SpikeSAE: d_sae {sae.d_sae_}, dead latents {sae.dead_fraction_:.1%} "
-        f"(training data), mean L0 {sae.mean_l0_:.2f}."]
+        f"(training data), mean L0 {sae.mean_l0_:.2f}.", ""] + _matched_section(matched)
     if recoveries:
         save("feature_recovery.png", lambda ax: plotting.plot_feature_recovery(recoveries, ax=ax),
              model=None)

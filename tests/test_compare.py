@@ -280,3 +280,60 @@ def test_compare_reports_the_spread_over_folds_and_the_figure_says_which_way_is_
     bars = next(c for c in axes[0].containers if hasattr(c, "errorbar"))
     (error_bar,) = bars.errorbar.lines[2][0].get_segments()  # the fold spread, drawn
     assert np.ptp(error_bar[:, 0]) == pytest.approx(2 * table.loc["PCA", "explained_variance_std"])
+
+
+def test_frontier_scores_every_model_at_every_k_on_the_same_blocks(counts):
+    # Issue 19 item 1: the SAE judged against models that use as many active dimensions.
+    from sklearn_mini.compare import frontier, matched_models
+
+    def models(k):
+        chosen = matched_models(k, d_sae=12, n_epochs=2)
+        return {name: chosen[name] for name in ("SpikeSAE", "PCA")}
+
+    table = frontier(counts, ks=(1, 3), models=models, cv=2)
+    assert table[["method", "k"]].values.tolist() == [["SpikeSAE", 1], ["PCA", 1],
+                                                      ["SpikeSAE", 3], ["PCA", 3]]
+    pca = table[table["method"] == "PCA"].set_index("k")
+    assert pca.loc[1, "mean_l0"] == 1 and pca.loc[3, "mean_l0"] == 3
+    assert pca.loc[3, "explained_variance"] > pca.loc[1, "explained_variance"]
+    by_hand = compare({"PCA": PCA(n_components=3)}, counts, cv=2)  # the same folds
+    assert pca.loc[3, "explained_variance"] == pytest.approx(by_hand["explained_variance"][0])
+    sae = table[table["method"] == "SpikeSAE"].set_index("k")
+    assert sae.loc[3, "mean_l0"] == pytest.approx(3, abs=0.01)
+    full = matched_models(2, d_sae=12)
+    assert list(full) == ["SpikeSAE", "PCA", "NMF", "dictionary (OMP)"]
+    assert full["SpikeSAE"].topk == 2 and full["NMF"].n_components == 2
+    assert full["dictionary (OMP)"].transform_n_nonzero_coefs == 2
+
+
+def test_frontier_verdict_names_where_the_sae_is_not_above():
+    from sklearn_mini.compare import frontier_verdict
+
+    rows = [{"method": "SpikeSAE", "k": 1, "explained_variance": 0.5},
+            {"method": "PCA", "k": 1, "explained_variance": 0.3},
+            {"method": "NMF", "k": 1, "explained_variance": 0.5},  # a tie is not "above"
+            {"method": "SpikeSAE", "k": 2, "explained_variance": 0.2},
+            {"method": "PCA", "k": 2, "explained_variance": 0.6}]
+    assert frontier_verdict(rows) == [
+        "k=1: SpikeSAE 0.500 is above PCA 0.300; not above NMF 0.500.",
+        "k=2: SpikeSAE 0.200 is not above PCA 0.600."]
+
+
+def test_plot_frontier_draws_one_curve_per_method():
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import pandas as pd
+
+    from sklearn_mini.compare import plot_frontier
+
+    table = pd.DataFrame({"method": ["A", "B", "A", "B"], "k": [1, 1, 2, 2],
+                          "mean_l0": [1.0, 1.0, 2.0, 1.5],
+                          "explained_variance": [0.4, 0.3, 0.6, 0.35]})
+    ax = plot_frontier(table)
+    curves = {text.get_text() for text in ax.get_legend().get_texts()}
+    assert curves == {"A", "B"} and ax.get_xscale() == "log"
+    (a_line, *_), (b_line, *_) = ax.containers[0], ax.containers[1]
+    np.testing.assert_array_equal(a_line.get_xdata(), [1.0, 2.0])
+    np.testing.assert_array_equal(b_line.get_ydata(), [0.3, 0.35])

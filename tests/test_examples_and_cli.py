@@ -33,6 +33,9 @@ def test_demo_prints_the_comparison_and_writes_the_report(capsys, tmp_path):
                  "seed=0", f"sklearn-mini {__version__}, torch "):
         assert text in summary, text
     assert "Unit QC kept " in out
+    # Issue 19 item 1: the SAE beside models with as many active dimensions (its topk, 1).
+    assert "## At matched active dimensions" in summary and "- k=1: SpikeSAE " in summary
+    assert "| dictionary (OMP) | 1 |" in summary and "held-out EV at matched active" in out
     for name in ("comparison.png", "training_curve.png", "r2_per_unit.png",
                  "latent_raster.png", "feature_recovery.png", "selectivity.png"):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
@@ -79,6 +82,19 @@ def test_run_on_bad_input_prints_one_line_and_exits_non_zero(tmp_path, capsys, n
     assert message in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
     with pytest.raises((OSError, ValueError), match=message):  # --traceback: the real error
         main(["run", str(path), *FAST, "--traceback", "--out", str(tmp_path / "r")])
+
+
+def test_demo_frontier_fits_every_model_at_every_k_and_draws_it(capsys, tmp_path):
+    assert main(["demo", *TINY, "--frontier", "1", "2", "--out", str(tmp_path)]) == 0
+    summary = (tmp_path / "summary.md").read_text()
+    for k in (1, 2):
+        for method in ("SpikeSAE", "PCA", "NMF", "dictionary (OMP)"):
+            assert f"| {method} | {k} |" in summary, (method, k)
+        assert f"- k={k}: SpikeSAE " in summary
+    assert (tmp_path / "frontier.png").read_bytes()[:4] == b"\x89PNG"
+    assert summary.index("(frontier.png)") < summary.index("(comparison.png)")
+    assert main(["demo", *TINY, "--frontier", "0", "--out", str(tmp_path)]) == 2
+    assert "Matched dimensions [0] out of range" in capsys.readouterr().err
 
 
 def test_a_first_level_as_big_as_the_sae_is_named_in_cli_terms(tmp_path, capsys):
