@@ -176,37 +176,63 @@ def frontier(X, ks=(1, 2, 4, 8), models=None, cv=5):
     return pd.concat(tables, ignore_index=True)
 
 
-def frontier_verdict(table, reference="SpikeSAE", metric="explained_variance"):
-    """Sentences saying, for every ``k``, whether ``reference`` beats each other model.
+def frontier_verdict(table, reference="SpikeSAE", metric="explained_variance", tol=0.05):
+    """Sentences saying, for every ``k``, whether ``reference`` beats each other model at
+    the active dimensions that model actually used.
+
+    Models do not always use ``k`` dimensions: NMF's codes are often sparser, and empty
+    bins get all-zero OMP and NMF codes while a TopK SAE still uses ``k`` latents. A model
+    whose mean L0 is within ``tol`` (relative) of the reference's at the same ``k`` is
+    compared with it directly; otherwise with the reference's frontier interpolated at
+    that model's L0 (linear in log2 L0 between the reference's measured points), and not
+    at all when that L0 lies outside the reference's measured range.
 
     Parameters
     ----------
     table : pandas.DataFrame or list of dict
-        Rows with ``method``, ``k`` and ``metric`` (:func:`frontier`'s output).
+        Rows with ``method``, ``k``, ``mean_l0`` and ``metric`` (:func:`frontier`'s
+        output).
     reference : str, default='SpikeSAE'
     metric : str, default='explained_variance'
+    tol : float, default=0.05
+        Relative difference of mean L0 still counted as the same number of dimensions.
 
     Returns
     -------
     lines : list of str
-        One per ``k``, e.g. ``'k=2: SpikeSAE 0.61 is above PCA 0.40, NMF 0.38.'``, naming
-        the models it is not above separately.
+        One per ``k``, e.g. ``'k=2: SpikeSAE 0.662 (L0 1.99) is above PCA 0.157; not above
+        dictionary (OMP) 0.700 (L0 1.50; SpikeSAE at that L0: 0.610).'``.
     """
     rows = table.to_dict("records") if hasattr(table, "to_dict") else list(table)
+    ours = {row["k"]: row for row in rows if row["method"] == reference}
+    points = sorted((row["mean_l0"], row[metric]) for row in ours.values() if row["mean_l0"] > 0)
+    log_l0 = np.log2([p[0] for p in points])
+    values = [p[1] for p in points]
     lines = []
-    for k in sorted({row["k"] for row in rows}):
-        at_k = {row["method"]: row[metric] for row in rows if row["k"] == k}
-        if reference not in at_k:
-            continue
-        ours = at_k.pop(reference)
-        above = [f"{m} {v:.3f}" for m, v in at_k.items() if ours > v]
-        not_above = [f"{m} {v:.3f}" for m, v in at_k.items() if not ours > v]
-        text = f"k={k}: {reference} {ours:.3f}"
-        if above:
-            text += " is above " + ", ".join(above)
-        if not_above:
-            text += ("; " if above else " is ") + "not above " + ", ".join(not_above)
-        lines.append(text + ".")
+    for k in sorted(ours):
+        mine = ours[k]
+        above, not_above, outside = [], [], []
+        for row in rows:
+            if row["k"] != k or row["method"] == reference:
+                continue
+            l0, theirs = row["mean_l0"], row[metric]
+            text = f"{row['method']} {theirs:.3f}"
+            if abs(l0 - mine["mean_l0"]) <= tol * mine["mean_l0"]:
+                ref_value = mine[metric]
+            elif l0 > 0 and log_l0.size and log_l0[0] <= np.log2(l0) <= log_l0[-1]:
+                ref_value = float(np.interp(np.log2(l0), log_l0, values))
+                text += f" (L0 {l0:.2f}; {reference} at that L0: {ref_value:.3f})"
+            else:
+                outside.append(f"{row['method']} (L0 {l0:.2f})")
+                continue
+            (above if ref_value > theirs else not_above).append(text)
+        parts = [f"above {', '.join(above)}"] * bool(above)
+        parts += [f"not above {', '.join(not_above)}"] * bool(not_above)
+        if outside:
+            parts.append(f"not compared with {', '.join(outside)}: outside the {reference}'s "
+                         f"L0 range {points[0][0]:.2f}-{points[-1][0]:.2f}")
+        lines.append(f"k={k}: {reference} {mine[metric]:.3f} (L0 {mine['mean_l0']:.2f}) is "
+                     + "; ".join(parts) + ".")
     return lines
 
 

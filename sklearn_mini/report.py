@@ -234,8 +234,6 @@ def _matched_rows(ks, rows, train, test, binner_params, sae_params, topk, log):
                     scores = evaluate(make_pipeline(SpikeBinner(**binner_params), model),
                                       train, test)
             matched.append({"method": name, "k": k, **scores})
-    for line in frontier_verdict(matched):
-        log("  " + line)
     return matched
 
 

@@ -306,17 +306,22 @@ def test_frontier_scores_every_model_at_every_k_on_the_same_blocks(counts):
     assert full["dictionary (OMP)"].transform_n_nonzero_coefs == 2
 
 
-def test_frontier_verdict_names_where_the_sae_is_not_above():
+def test_frontier_verdict_compares_at_the_dimensions_each_model_used():
     from sklearn_mini.compare import frontier_verdict
 
-    rows = [{"method": "SpikeSAE", "k": 1, "explained_variance": 0.5},
-            {"method": "PCA", "k": 1, "explained_variance": 0.3},
-            {"method": "NMF", "k": 1, "explained_variance": 0.5},  # a tie is not "above"
-            {"method": "SpikeSAE", "k": 2, "explained_variance": 0.2},
-            {"method": "PCA", "k": 2, "explained_variance": 0.6}]
+    def row(method, k, l0, ev):
+        return {"method": method, "k": k, "mean_l0": l0, "explained_variance": ev}
+
+    rows = [row("SpikeSAE", 1, 1.0, 0.5), row("PCA", 1, 1.0, 0.3),
+            row("NMF", 1, 1.02, 0.5),  # within 5% of the SAE's L0, and a tie: not above
+            row("OMP", 1, 0.4, 0.45),  # below the SAE's smallest L0: not compared
+            row("SpikeSAE", 4, 4.0, 0.7), row("PCA", 4, 4.0, 0.8),
+            row("NMF", 4, 2.0, 0.55)]  # the SAE at L0 2, halfway in log2: 0.6
     assert frontier_verdict(rows) == [
-        "k=1: SpikeSAE 0.500 is above PCA 0.300; not above NMF 0.500.",
-        "k=2: SpikeSAE 0.200 is not above PCA 0.600."]
+        "k=1: SpikeSAE 0.500 (L0 1.00) is above PCA 0.300; not above NMF 0.500; not "
+        "compared with OMP (L0 0.40): outside the SpikeSAE's L0 range 1.00-4.00.",
+        "k=4: SpikeSAE 0.700 (L0 4.00) is above NMF 0.550 (L0 2.00; SpikeSAE at that L0: "
+        "0.600); not above PCA 0.800."]
 
 
 def test_plot_frontier_draws_one_curve_per_method():
