@@ -9,6 +9,7 @@ no pickle, so a saved model from someone else is safe to open.
 from pathlib import Path
 
 from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
 
 from . import _persistence
 
@@ -41,9 +42,10 @@ def save(estimator, path):
         if type(estimator).__name__ not in _classes():
             raise TypeError(_unsaveable(estimator))
         return estimator.save(path)
-    for name, step in estimator.steps:
+    for name, step in estimator.steps:  # refuse before writing anything
         if type(step).__name__ not in _classes():
             raise TypeError(f"Step {name!r} of the Pipeline: {_unsaveable(step)}")
+        check_is_fitted(step)
     for i, (_, step) in enumerate(estimator.steps):
         step.save(path / f"step{i}")
     steps = [[name, type(step).__name__] for name, step in estimator.steps]

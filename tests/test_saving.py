@@ -60,8 +60,11 @@ def test_a_pipeline_with_a_foreign_step_is_refused_before_anything_is_written(sp
         save(PCA(2), tmp_path / "y")
 
 
-def test_an_unfitted_binner_cannot_be_saved(tmp_path):
+def test_an_unfitted_binner_or_pipeline_cannot_be_saved(tmp_path):
     from sklearn.exceptions import NotFittedError
 
     with pytest.raises(NotFittedError):
-        SpikeBinner().save(tmp_path)
+        SpikeBinner().save(tmp_path / "b")
+    with pytest.raises(NotFittedError):
+        save(make_pipeline(SpikeBinner(), SpikeSAE()), tmp_path / "p")
+    assert not (tmp_path / "p").exists()  # nothing half-written
