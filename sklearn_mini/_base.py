@@ -300,8 +300,12 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         """
         return cpu_threads(self.batch_size * module.n_features * module.d_sae, device)
 
-    def _train(self, X, reset, n_epochs=None, schedule=None, groups=None):
-        """Fit from scratch (``reset``) or continue training for one epoch."""
+    def _train(self, X, reset, n_epochs=None, schedule=None, groups=None, X_val=None):
+        """Fit from scratch (``reset``) or continue training for one epoch.
+
+        ``X_val`` (validated rows) replaces the ``validation_fraction`` split: it is
+        scored after every epoch, and decides the stopping only with ``early_stopping``.
+        """
         self._check_transform_algorithm()
         device = resolve_device(self.device)
         n_rows = X.shape[0]
@@ -309,7 +313,10 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         if X.shape[0] == 0:
             raise ValueError(f"X has {n_rows} sample(s) but no segment with seq_len="
                              f"{self.seq_len} consecutive bins to train on.")
-        X, X_val = self._validation_split(X) if reset else (X, None)
+        if X_val is not None:
+            X_val, _ = windows(X_val, self.seq_len, None, full_only=True)
+        elif reset:
+            X, X_val = self._validation_split(X)
         n_samples, n_features = X.shape
         levels = self._levels_or_raise(X)
         config, steps_per_epoch = self._train_config(levels, n_samples, n_features)
@@ -400,10 +407,13 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             now = module.W_dec.detach()
             position.atom_turns.append(stopping.largest_turn(position.epoch_atoms.to(now), now))
             position.epoch_atoms = now.clone()
-            curve = position.curve if val is None else position.validation
+            # Held-out rows decide the stopping only with early_stopping; otherwise they
+            # are watched (validation_scores_) and the training loss decides.
+            on_validation = val is not None and self.early_stopping
+            curve = position.validation if on_validation else position.curve
             if position.decay_from is None and stopping.converged(
                     curve, self.tol, self.n_iter_no_change, start=warmup,
-                    higher_is_better=val is not None, relative=val is None,
+                    higher_is_better=on_validation, relative=not on_validation,
                     atom_turns=position.atom_turns):
                 position.decay_from = position.epoch
                 position.decay_epochs = stopping.decay_epochs(position.epoch)
@@ -487,7 +497,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             self.theta_ = module.theta.detach().cpu().numpy().copy()
 
     @_fit_context(prefer_skip_nested_validation=True)
-    def fit(self, X, y=None, groups=None):
+    def fit(self, X, y=None, groups=None, X_val=None):
         """Train the sparse autoencoder on ``X``.
 
         Parameters
@@ -500,6 +510,14 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         groups : array-like of shape (n_samples,) or None, default=None
             Segment label of every row (e.g. trial or recording id). With
             ``seq_len > 1`` no window crosses a change of label. Ignored otherwise.
+        X_val : array-like or sparse matrix of shape (n_val, n_features), default=None
+            Held-out rows (e.g. a later block of time) scored after every epoch, as in
+            scikit-learn's ``HistGradientBoostingRegressor.fit(X_val=...)``: their
+            explained variance goes to ``validation_scores_``. With ``early_stopping``
+            they replace the ``validation_fraction`` split and decide when to stop;
+            without it they are only watched, and the training loss decides. In a
+            Pipeline, pass them already binned: ``pipe.fit(spikes,
+            spikesae__X_val=X_val)``.
 
         Returns
         -------
@@ -507,9 +525,11 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             The fitted estimator.
         """
         X = self._validate_X(X, reset=True)
-        return self._train(X, reset=True, groups=groups)
+        if X_val is not None:
+            X_val = self._validate_X(X_val, reset=False)
+        return self._train(X, reset=True, groups=groups, X_val=X_val)
 
-    def fit_transform(self, X, y=None, groups=None):
+    def fit_transform(self, X, y=None, groups=None, X_val=None):
         """Fit to ``X``, then return its latent activations (``groups`` used by both).
 
         Parameters
@@ -520,13 +540,15 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             Ignored.
         groups : array-like of shape (n_samples,) or None, default=None
             Segment labels, as in :meth:`fit`.
+        X_val : array-like or sparse matrix, default=None
+            Held-out rows, as in :meth:`fit`.
 
         Returns
         -------
         Z : ndarray of shape (n_samples, d_sae)
             Latent activations.
         """
-        return self.fit(X, y, groups=groups).transform(X, groups=groups)
+        return self.fit(X, y, groups=groups, X_val=X_val).transform(X, groups=groups)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def partial_fit(self, X, y=None, groups=None):

@@ -30,13 +30,14 @@ def _codes(estimator, X):
     return Z, time.perf_counter() - start
 
 
-def evaluate(estimator, X_train, X_test):
+def evaluate(estimator, X_train, X_test, **fit_params):
     """Fit ``estimator`` (in place) on ``X_train`` and score it on held-out ``X_test``.
 
-    Returns the metrics of one :func:`compare` row as a dict (see there).
+    ``fit_params`` go to ``fit`` (e.g. ``spikesae__X_val`` in a Pipeline). Returns the
+    metrics of one :func:`compare` row as a dict (see there).
     """
     start = time.perf_counter()
-    estimator.fit(X_train)
+    estimator.fit(X_train, **fit_params)
     fit_time = time.perf_counter() - start
     Z, transform_time = _codes(estimator, X_test)
     observed, X_hat = reconstruct_with(estimator, X_test)

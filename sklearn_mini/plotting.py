@@ -15,11 +15,12 @@ def _axes(ax, figsize=(5, 3.5)):
     return plt.subplots(figsize=figsize)[1]
 
 
-def plot_training_curve(estimator, ax=None):
+def plot_training_curve(estimator, ax=None, validation_label="validation EV"):
     """Mean training loss per epoch (``loss_curve_``) on a log scale, titled with the model.
 
-    With ``early_stopping`` the validation explained variance of every epoch
-    (``validation_scores_``) is drawn on a second axis.
+    When the fit scored held-out rows (``early_stopping`` or ``fit(X_val=...)``), their
+    explained variance after every epoch (``validation_scores_``) is drawn on a second
+    axis, named ``validation_label``.
     """
     ax = _axes(ax)
     curve = np.asarray(estimator.loss_curve_)
@@ -31,8 +32,8 @@ def plot_training_curve(estimator, ax=None):
     validation = getattr(estimator, "validation_scores_", None)
     if validation:
         twin = ax.twinx()
-        twin.plot(epochs[: len(validation)], validation, color="C1", label="validation EV")
-        twin.set_ylabel("validation explained variance")
+        twin.plot(epochs[: len(validation)], validation, color="C1", label=validation_label)
+        twin.set_ylabel(validation_label)
         ax.legend(handles=ax.get_lines() + twin.get_lines(), loc="center right")
     return ax
 

@@ -173,11 +173,15 @@ def run_job(spikes, out, truth=None, bin_size=0.05, min_rate=0.5, d_sae=40, topk
     train, test = spikes.restrict(spikes.t_start, split), spikes.restrict(split, spikes.t_stop)
     n_units = spikes.n_units
     rows, fitted = [], {}
+    # The SAEs watch the held-out time after every epoch (validation_scores_, drawn on
+    # the training curve); it is not used to stop or choose anything.
+    watched = SpikeBinner(bin_size=bin_size, min_rate=min_rate).fit(train).transform(test)
     for name, model in default_models(n_units, d_sae, topk, level0, seed, verbose, n_epochs,
                                          cebra_iterations).items():
         pipe = make_pipeline(SpikeBinner(bin_size=bin_size, min_rate=min_rate), model)
         log(f"fitting {name} ...")
-        scores = evaluate(pipe, train, test)
+        watch = {f"{pipe.steps[-1][0]}__X_val": watched} if "SAE" in name else {}
+        scores = evaluate(pipe, train, test, **watch)
         rows.append({"method": name, **scores})
         fitted[name] = pipe
         if len(fitted) == 1:  # every model's binner has the same settings and data
@@ -310,7 +314,8 @@ def _write_report(out, header, rows, matched, fitted, recoveries, test, truth, b
     fig.savefig(out / "comparison.png", dpi=110)
     plt.close(fig)
     figures["comparison.png"] = "Held-out comparison"
-    save("training_curve.png", lambda ax: plotting.plot_training_curve(sae, ax=ax))
+    save("training_curve.png", lambda ax: plotting.plot_training_curve(
+        sae, ax=ax, validation_label="held-out EV (watched, not used to stop)"))
     save("r2_per_unit.png", lambda ax: plotting.plot_r2_per_unit(r2_per_unit(X_test, X_hat), ax=ax))
     save("latent_raster.png", lambda ax: plotting.plot_latent_raster(
         Z, ax=ax, bin_size=bin_size, t_start=test.t_start))

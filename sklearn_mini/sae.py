@@ -269,10 +269,11 @@ class SpikeSAE(_BaseSAE):
     loss_curve_ : list of float
         Mean training loss of every epoch.
     validation_scores_ : list of float or None
-        With ``early_stopping``: explained variance of the held-out rows after every
-        epoch (codes as in training, the last level's); ``None`` otherwise.
+        With ``early_stopping`` or ``fit(X_val=...)``: explained variance of the held-out
+        rows after every epoch (codes as in training, the last level's); ``None``
+        otherwise.
     best_validation_score_ : float or None
-        The largest of ``validation_scores_``; ``None`` without ``early_stopping``.
+        The largest of ``validation_scores_``; ``None`` when there are none.
     n_iter_ : int
         Number of epochs run (at most ``n_epochs``).
     atom_turn_curve_ : list of float

@@ -343,3 +343,36 @@ def test_load_can_override_device(fitted, tmp_path):
     path = fitted.save(tmp_path / "model")
     assert load(path, device="cpu").device == "cpu"
     assert SpikeSAE.load(path).device == fitted.device
+
+
+def test_held_out_rows_passed_to_fit_are_watched_without_changing_the_fit(counts):
+    # Issue 22 friction: the report's training curve had no held-out curve. fit(X_val=)
+    # scores held-out rows after every epoch; without early_stopping it decides nothing.
+    X, _ = counts
+    cut = 2 * len(X) // 3
+    train, held_out = X[:cut], X[cut:]
+    plain = SpikeSAE(**fast_sae_params(n_epochs=4)).fit(train)
+    watched = SpikeSAE(**fast_sae_params(n_epochs=4)).fit(train, X_val=held_out)
+    np.testing.assert_array_equal(watched.components_, plain.components_)
+    assert plain.validation_scores_ is None and watched.n_iter_ == plain.n_iter_
+    assert len(watched.validation_scores_) == watched.n_iter_
+    # TopK codes are the same in training and at inference: the last score is score().
+    assert watched.validation_scores_[-1] == pytest.approx(watched.score(held_out), abs=1e-6)
+    assert watched.best_validation_score_ == max(watched.validation_scores_)
+    with pytest.raises(ValueError, match="features"):
+        SpikeSAE(**fast_sae_params()).fit(train, X_val=held_out[:, :3])
+
+
+def test_training_curve_draws_the_watched_held_out_scores(counts):
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from sklearn_mini import plotting
+
+    X, _ = counts
+    sae = SpikeSAE(**fast_sae_params(n_epochs=3)).fit(X[:-100], X_val=X[-100:])
+    ax = plotting.plot_training_curve(sae, validation_label="held-out EV")
+    (twin,) = [other for other in ax.figure.axes if other is not ax and other.get_lines()]
+    np.testing.assert_array_equal(twin.get_lines()[0].get_ydata(), sae.validation_scores_)
+    assert twin.get_ylabel() == "held-out EV"
