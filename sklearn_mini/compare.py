@@ -230,8 +230,10 @@ def frontier_verdict(table, reference="SpikeSAE", metric="explained_variance", t
         parts = [f"above {', '.join(above)}"] * bool(above)
         parts += [f"not above {', '.join(not_above)}"] * bool(not_above)
         if outside:
+            span = (f"L0 range {points[0][0]:.2f}-{points[-1][0]:.2f}" if points
+                    else "L0 range (no point above 0)")
             parts.append(f"not compared with {', '.join(outside)}: outside the {reference}'s "
-                         f"L0 range {points[0][0]:.2f}-{points[-1][0]:.2f}")
+                         + span)
         lines.append(f"k={k}: {reference} {mine[metric]:.3f} (L0 {mine['mean_l0']:.2f}) is "
                      + "; ".join(parts) + ".")
     return lines

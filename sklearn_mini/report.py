@@ -180,7 +180,8 @@ def run_job(spikes, out, truth=None, bin_size=0.05, min_rate=0.5, d_sae=40, topk
                                          cebra_iterations).items():
         pipe = make_pipeline(SpikeBinner(bin_size=bin_size, min_rate=min_rate), model)
         log(f"fitting {name} ...")
-        watch = {f"{pipe.steps[-1][0]}__X_val": watched} if "SAE" in name else {}
+        is_sae = isinstance(model, (SpikeSAE, MatryoshkaSAE))
+        watch = {f"{pipe.steps[-1][0]}__X_val": watched} if is_sae else {}
         scores = evaluate(pipe, train, test, **watch)
         rows.append({"method": name, **scores})
         fitted[name] = pipe

@@ -259,7 +259,7 @@ def test_compare_on_the_salamander_retina():
 
 def test_compare_reports_the_spread_over_folds_and_the_figure_says_which_way_is_better(counts):
     # Issue 22 friction: compare() returned fold means only.
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("matplotlib", reason="matplotlib is in the 'test' extra")
     import matplotlib
 
     matplotlib.use("Agg")
@@ -322,10 +322,14 @@ def test_frontier_verdict_compares_at_the_dimensions_each_model_used():
         "compared with OMP (L0 0.40): outside the SpikeSAE's L0 range 1.00-4.00.",
         "k=4: SpikeSAE 0.700 (L0 4.00) is above NMF 0.550 (L0 2.00; SpikeSAE at that L0: "
         "0.600); not above PCA 0.800."]
+    dead = [row("SpikeSAE", 1, 0.0, 0.0), row("PCA", 1, 1.0, 0.1)]  # an SAE that never fired
+    assert frontier_verdict(dead) == [
+        "k=1: SpikeSAE 0.000 (L0 0.00) is not compared with PCA (L0 1.00): outside the "
+        "SpikeSAE's L0 range (no point above 0)."]
 
 
 def test_plot_frontier_draws_one_curve_per_method():
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("matplotlib", reason="matplotlib is in the 'test' extra")
     import matplotlib
 
     matplotlib.use("Agg")

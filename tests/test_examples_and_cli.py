@@ -175,7 +175,7 @@ def _sorted_pairs(spikes):
 def test_every_file_format_gives_the_same_recording_bins_and_scores(tmp_path):
     # Issue 22 bug 9: NWB/CSV/NPZ started the recording at its first spike and Kilosort
     # at 0, so the bin grid and the 70/30 split moved with the file format.
-    pytest.importorskip("pynwb")
+    pytest.importorskip("pynwb", reason="pynwb is in the 'test' extra")
     from sklearn_mini import SpikeBinner
     from sklearn_mini.datasets import make_spiking_features
     from sklearn_mini.report import read_recording
@@ -199,7 +199,7 @@ def test_every_file_format_gives_the_same_recording_bins_and_scores(tmp_path):
 
 
 def test_run_gives_the_same_table_for_every_file_format(tmp_path, capsys):
-    pytest.importorskip("pynwb")
+    pytest.importorskip("pynwb", reason="pynwb is in the 'test' extra")
     from sklearn_mini.datasets import make_spiking_features
 
     simulated, _ = make_spiking_features(n_units=12, duration=40, random_state=3)

@@ -153,7 +153,7 @@ def _row_labels(ax):
 def test_figures_label_rows_by_latent_id_not_position():
     # Issue 22 bug 3: with latents=[2, 7] the rows were labelled 0 and 1, so the
     # report's selectivity map and its raster named different latents.
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("matplotlib", reason="matplotlib is in the 'test' extra")
     import matplotlib
 
     matplotlib.use("Agg")

@@ -364,7 +364,7 @@ def test_held_out_rows_passed_to_fit_are_watched_without_changing_the_fit(counts
 
 
 def test_training_curve_draws_the_watched_held_out_scores(counts):
-    pytest.importorskip("matplotlib")
+    pytest.importorskip("matplotlib", reason="matplotlib is in the 'test' extra")
     import matplotlib
 
     matplotlib.use("Agg")

@@ -67,7 +67,8 @@ def read_nwb(path):
     recording : :class:`~sklearn.utils.Bunch`
         ``spikes``: a :class:`~sklearn_mini.SpikeTrains` spanning the units' observation
         intervals (``obs_intervals``) when the file has them, else from 0 to just after
-        the last spike, whose unit metadata are the units table's columns (with ``label`` copied from ``quality`` when present) and
+        the last spike, whose unit metadata are the units table's columns (with
+        ``label`` copied from ``quality`` when present) and
         whose valid intervals exclude ``invalid_times``; ``invalid_times``: an
         ``(n, 2)`` array; ``tables``: every table under ``/intervals`` (trials, epochs,
         stimulus presentations...) as a pandas DataFrame (a dict of columns without
