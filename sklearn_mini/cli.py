@@ -22,14 +22,17 @@ INPUT_ERRORS = (OSError, ValueError)
 
 
 def _run(args, spikes, truth, source):
+    from .io import read_labels
     from .report import run_job
+
+    labels = None if args.behaviour is None else read_labels(args.behaviour)
 
     start = time.perf_counter()
     rows, fitted, recoveries, matched = run_job(
         spikes, args.out, truth=truth, bin_size=args.bin_size, min_rate=args.min_rate,
         d_sae=args.d_sae, topk=args.topk, level0=args.level0, seed=args.seed,
         verbose=args.verbose, n_epochs=args.epochs, cebra_iterations=args.cebra_iterations,
-        source=source, ks=args.frontier)
+        source=source, ks=args.frontier, labels=labels)
     print()
     print(f"{'method':<15}{'held-out EV':>12}{'R2 unit (median)':>18}{'mean L0':>9}{'fit s':>8}")
     for row in rows:
@@ -46,7 +49,7 @@ def _run(args, spikes, truth, source):
             extra = f"; coarse by level 0: {rec.level_fraction_coarse[0]:.0%}"
         print(f"planted features recovered by {name:<13}: {rec.fraction:.0%} "
               f"(coarse {rec.fraction_coarse:.0%}, fine {rec.fraction_fine:.0%}{extra})")
-    print(f"\nreport written to {args.out}/summary.md ({time.perf_counter() - start:.0f} s)")
+    print(f"\nreport written to {args.out}/summary.md and features.html ({time.perf_counter() - start:.0f} s)")
     return 0
 
 
@@ -70,15 +73,28 @@ def _run_file(args):
     return _run(args, spikes, None, str(args.path))
 
 
-def _common(parser, out):
+def _size(value):
+    return value if value == "auto" else int(value)
+
+
+def _common(parser, out, sizes):
+    """The options of both commands; ``sizes`` are the defaults of d_sae, topk, level0."""
+    d_sae, topk, level0 = sizes
     parser.add_argument("--out", default=out, help="report folder")
     parser.add_argument("--bin-size", type=float, default=0.05)
     parser.add_argument("--min-rate", type=float, default=0.5)
-    parser.add_argument("--d-sae", type=int, default=40,
-                        help="SAE latents; PCA and NMF get as many components")
-    parser.add_argument("--topk", type=int, default=1)
-    parser.add_argument("--level0", type=int, default=8,
-                        help="latents of the MatryoshkaSAE's first level")
+    parser.add_argument("--d-sae", type=_size, default=d_sae,
+                        help=f"SAE latents; PCA and NMF get as many components ('auto': "
+                             f"from the data; default {d_sae})")
+    parser.add_argument("--topk", type=_size, default=topk,
+                        help=f"active latents per bin ('auto': from the data; default {topk})")
+    parser.add_argument("--level0", type=_size, default=level0,
+                        help=f"latents of the MatryoshkaSAE's first level ('auto': a fifth "
+                             f"of d_sae; default {level0})")
+    parser.add_argument("--behaviour", metavar="FILE", default=None,
+                        help="behaviour or stimulus labels to score every latent against: a "
+                             ".csv/.npz of trials (start, stop, label columns), events "
+                             "(time, event) or a time series (time, variables)")
     parser.add_argument("--epochs", type=lambda v: v if v == "auto" else int(v), default="auto",
                         help="SAE training epochs ('auto': at least 20 and 4000 steps)")
     parser.add_argument("--cebra-iterations", type=int, default=1000)
@@ -104,12 +120,12 @@ def build_parser():
     demo.add_argument("--n-units", type=int, default=simulator["n_units"].default)
     demo.add_argument("--duration", type=float, default=simulator["duration"].default,
                       help="seconds of simulated recording")
-    _common(demo, "sklearn_mini_report")
+    _common(demo, "sklearn_mini_report", (40, 1, 8))
     demo.set_defaults(func=_demo)
     run = sub.add_parser("run", help="run the job on a recording (NWB, Kilosort folder, "
                                      ".npz/.csv spike table)")
     run.add_argument("path")
-    _common(run, "sklearn_mini_report")
+    _common(run, "sklearn_mini_report", ("auto", "auto", "auto"))
     run.set_defaults(func=_run_file)
     return parser
 
@@ -120,7 +136,8 @@ def main(argv=None):
     if not argv or (argv[0].startswith("-") and argv[0] not in TOP_LEVEL_OPTIONS):
         argv = ["demo", *argv]
     args = parser.parse_args(argv)
-    if args.level0 >= args.d_sae:  # else the error would be about Matryoshka levels
+    sizes_given = "auto" not in (args.level0, args.d_sae)
+    if sizes_given and args.level0 >= args.d_sae:  # else the error would be about levels
         parser.error(f"--level0 ({args.level0}) must be smaller than --d-sae ({args.d_sae}): "
                      "the MatryoshkaSAE's first level is a prefix of its latents.")
     try:

@@ -11,13 +11,16 @@ import warnings
 import numpy as np
 from sklearn.pipeline import make_pipeline
 
+from ._core.data import active_units_per_bin
+from ._job_latents import latent_section
+from ._progress import JobProgress
 from .baselines import NMF, PCA
 from .binning import SpikeBinner, qc_summary
 from .compare import COLUMNS, evaluate, frontier_verdict, matched_models
 from .features import feature_recovery, latent_selectivity, top_latents
 from .matryoshka import MatryoshkaSAE
 from .metrics import r2_per_unit, reconstruct_with
-from .sae import SpikeSAE
+from .sae import SpikeSAE, auto_d_sae, auto_topk
 from .spikes import SpikeTrains, as_spike_trains, spike_table_columns
 
 
@@ -109,9 +112,53 @@ def default_models(n_units, d_sae, topk, level0, seed, verbose, n_epochs="auto",
     return models
 
 
+def choose_sizes(X_train, d_sae="auto", topk="auto", level0="auto"):
+    """The job's SAE sizes, each given or chosen from the binned training data.
+
+    ``topk``: :func:`~sklearn_mini.sae.auto_topk` of the units and of the units active
+    in a typical non-empty bin; ``d_sae``: :func:`~sklearn_mini.sae.auto_d_sae` (twice
+    the units, at most one latent per ten training bins); ``level0``: a fifth of
+    ``d_sae`` (at least 2, below ``d_sae``), the MatryoshkaSAE's coarse level.
+
+    Parameters
+    ----------
+    X_train : array-like or sparse matrix of shape (n_bins, n_units)
+        The binned training data.
+    d_sae, topk, level0 : int or 'auto', default='auto'
+
+    Returns
+    -------
+    sizes : dict
+        ``d_sae``, ``topk`` and ``level0``.
+    reasons : list of str
+        One line per size: what was picked and why (or that it was given).
+    """
+    n_bins, n_units = X_train.shape
+    reasons = []
+    if topk == "auto":
+        active = active_units_per_bin(X_train)
+        topk = auto_topk(n_units, active)
+        reasons.append(f"topk {topk}: about sqrt({n_units} units) / 2, at most half the "
+                       f"{active:.1f} units active in a typical non-empty bin")
+    else:
+        reasons.append(f"topk {topk}: given")
+    if d_sae == "auto":
+        d_sae = auto_d_sae(n_bins, n_units, topk)
+        reasons.append(f"d_sae {d_sae}: twice the {n_units} units, at most one latent per "
+                       f"ten of the {n_bins} training bins, at least 2 * topk")
+    else:
+        reasons.append(f"d_sae {d_sae}: given")
+    if level0 == "auto":
+        level0 = min(d_sae - 1, max(2, d_sae // 5))
+        reasons.append(f"level 0 of the MatryoshkaSAE {level0}: a fifth of d_sae")
+    else:
+        reasons.append(f"level 0 of the MatryoshkaSAE {level0}: given")
+    return {"d_sae": int(d_sae), "topk": int(topk), "level0": int(level0)}, reasons
+
+
 def run_job(spikes, out, truth=None, bin_size=0.05, min_rate=0.5, d_sae=40, topk=1, level0=8,
             train_fraction=0.7, seed=0, verbose=1, n_epochs="auto", cebra_iterations=1000,
-            log=print, source="spikes passed to run_job", ks=None):
+            log=print, source="spikes passed to run_job", ks=None, labels=None):
     """Fit every model on the first ``train_fraction`` of time, score the rest, report.
 
     What ``sklearn-mini demo`` and ``sklearn-mini run`` do (see the user guide's main
@@ -128,9 +175,11 @@ def run_job(spikes, out, truth=None, bin_size=0.05, min_rate=0.5, d_sae=40, topk
         recovery table and figures.
     bin_size, min_rate : float, default=0.05, 0.5
         The :class:`~sklearn_mini.SpikeBinner` in front of every model.
-    d_sae, topk, level0 : int, default=40, 1, 8
+    d_sae, topk, level0 : int or 'auto', default=40, 1, 8
         SAE latents (PCA and NMF get as many components, at most the units), active
-        latents per bin, and the MatryoshkaSAE's first level (top-1).
+        latents per bin, and the MatryoshkaSAE's first level (top-1). ``'auto'``: chosen
+        from the binned training data by :func:`choose_sizes`, which the log and
+        ``summary.md`` explain.
     train_fraction : float, default=0.7
         Leading fraction of the recording's time to fit on.
     seed : int, default=0
@@ -152,6 +201,14 @@ def run_job(spikes, out, truth=None, bin_size=0.05, min_rate=0.5, d_sae=40, topk
         SAE is judged against PCA, NMF and an OMP dictionary that use as many dimensions
         (``None``: ``(topk,)``, the SAE's own). With more than one value the report draws
         the sparsity-fidelity frontier.
+    labels : LabelTable or None, default=None
+        Behaviour or stimulus labels (:func:`sklearn_mini.io.read_labels`), aligned to
+        the held-out bins and scored against every latent: ``summary.md`` gets a section
+        per label (decoding against PCA at the same active dimensions, the latents of
+        highest AUROC) and ``latent_scores.csv`` every score.
+
+    Every run also writes ``features.html``, one card per latent
+    (:func:`sklearn_mini.cards.feature_cards`), sorted by ablation importance.
 
     Returns
     -------
@@ -165,21 +222,28 @@ def run_job(spikes, out, truth=None, bin_size=0.05, min_rate=0.5, d_sae=40, topk
     matched : list of dict
         The rows at matched active dimensions: ``rows``' columns plus ``k``.
     """
-    ks = tuple(ks or (topk,))
-    _check_ks(ks, d_sae, spikes.n_units)
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
     split = spikes.t_start + train_fraction * (spikes.t_stop - spikes.t_start)
     train, test = spikes.restrict(spikes.t_start, split), spikes.restrict(split, spikes.t_stop)
-    n_units = spikes.n_units
     rows, fitted = [], {}
+    binner = SpikeBinner(bin_size=bin_size, min_rate=min_rate).fit(train)
+    sizes, reasons = choose_sizes(binner.transform(train), d_sae, topk, level0)
+    d_sae, topk, level0 = sizes["d_sae"], sizes["topk"], sizes["level0"]
+    n_units = len(binner.unit_ids_)
+    ks = tuple(ks or (topk,))
+    _check_ks(ks, d_sae, n_units)
     # The SAEs watch the held-out time after every epoch (validation_scores_, drawn on
     # the training curve); it is not used to stop or choose anything.
-    watched = SpikeBinner(bin_size=bin_size, min_rate=min_rate).fit(train).transform(test)
-    for name, model in default_models(n_units, d_sae, topk, level0, seed, verbose, n_epochs,
-                                         cebra_iterations).items():
+    watched = binner.transform(test)
+    models = default_models(n_units, d_sae, topk, level0, seed, verbose, n_epochs,
+                            cebra_iterations)
+    progress = JobProgress(len(models) + len(ks) + 2, verbose, log)
+    log = progress.log
+    log("sizes: " + "; ".join(reasons))
+    for name, model in models.items():
         pipe = make_pipeline(SpikeBinner(bin_size=bin_size, min_rate=min_rate), model)
-        log(f"fitting {name} ...")
+        progress.step(f"fitting {name}")
         is_sae = isinstance(model, (SpikeSAE, MatryoshkaSAE))
         watch = {f"{pipe.steps[-1][0]}__X_val": watched} if is_sae else {}
         scores = evaluate(pipe, train, test, **watch)
@@ -192,20 +256,26 @@ def run_job(spikes, out, truth=None, bin_size=0.05, min_rate=0.5, d_sae=40, topk
     matched = _matched_rows(ks, rows, train, test,
                             dict(bin_size=bin_size, min_rate=min_rate),
                             dict(d_sae=d_sae, random_state=seed, sparsity="batchtopk",
-                                 n_epochs=n_epochs, verbose=verbose), topk, log)
+                                 n_epochs=n_epochs, verbose=verbose), topk, progress)
     recoveries = {}
     if truth is not None:
         for name in ("SpikeSAE", "MatryoshkaSAE", "PCA", "NMF"):
             recoveries[name] = feature_recovery(fitted[name], truth)
-    header = _summary_header(source, spikes, test, next(iter(fitted.values()))[0], dict(
+    progress.step("scoring the latents" + (" against the labels" if labels else ""))
+    latents = latent_section(out, fitted["SpikeSAE"], spikes, train, test, bin_size, labels)
+    header = _summary_header(source, spikes, test, binner, dict(
         bin_size=bin_size, min_rate=min_rate, d_sae=d_sae, topk=topk, level0=level0,
-        train_fraction=train_fraction, n_epochs=n_epochs, seed=seed))
+        train_fraction=train_fraction, n_epochs=n_epochs, seed=seed), reasons)
+    progress.step("writing the report")
     try:
-        _write_report(out, header, rows, matched, fitted, recoveries, test, truth, bin_size)
+        _write_report(out, header, rows, matched, fitted, recoveries, test, truth, bin_size,
+                      latents)
     except ImportError as err:  # no matplotlib: the tables still go to summary.md
         log(f"figures skipped ({err})")
         (out / "summary.md").write_text("\n".join(
-            header + [_format_table(rows), ""] + _matched_section(matched)) + "\n")
+            header + [_format_table(rows), ""] + _matched_section(matched) + [""] + latents)
+            + "\n")
+    progress.close()
     return rows, fitted, recoveries, matched
 
 
@@ -217,7 +287,7 @@ def _check_ks(ks, d_sae, n_units):
                          f"below d_sae ({d_sae}) and at most the {n_units} units.")
 
 
-def _matched_rows(ks, rows, train, test, binner_params, sae_params, topk, log):
+def _matched_rows(ks, rows, train, test, binner_params, sae_params, topk, progress):
     """Every matched model at each ``k`` active dimensions per bin, on the job's split.
 
     The SpikeSAE at ``k = topk`` has the job's own SpikeSAE parameters, so its row is
@@ -226,7 +296,7 @@ def _matched_rows(ks, rows, train, test, binner_params, sae_params, topk, log):
     job_sae = next(row for row in rows if row["method"] == "SpikeSAE")
     matched = []
     for k in ks:
-        log(f"fitting every model at {k} active dimension(s) per bin ...")
+        progress.step(f"fitting every model at {k} active dimension(s) per bin")
         for name, model in matched_models(k, **sae_params).items():
             if name == "SpikeSAE" and k == topk:
                 scores = {key: value for key, value in job_sae.items() if key != "method"}
@@ -252,7 +322,7 @@ def _matched_section(matched):
                 matched, ["method", "k"] + COLUMNS[1:])])
 
 
-def _summary_header(source, spikes, test, binner, params):
+def _summary_header(source, spikes, test, binner, params, reasons=()):
     """The report's opening lines: what data, which units, which settings, which code."""
     import torch
 
@@ -266,6 +336,7 @@ def _summary_header(source, spikes, test, binner, params):
             f"Models fitted on {spikes.t_start:g}-{test.t_start:g} s; held-out time "
             f"{test.t_start:g}-{test.t_stop:g} s.", "",
             f"Parameters: {settings}.", "",
+            *[f"- {line}" for line in reasons], "",
             f"sklearn-mini {__version__}, torch {torch.__version__}.", ""]
 
 
@@ -278,7 +349,8 @@ def _format_table(rows, columns=COLUMNS):
     return "\n".join(lines)
 
 
-def _write_report(out, header, rows, matched, fitted, recoveries, test, truth, bin_size):
+def _write_report(out, header, rows, matched, fitted, recoveries, test, truth, bin_size,
+                  latents=()):
     from .io._optional import require
     from . import plotting
 
@@ -324,6 +396,7 @@ def _write_report(out, header, rows, matched, fitted, recoveries, test, truth, b
         f"Held-out: {len(X_test)} bins of {bin_size * 1000:g} ms.", "", _format_table(rows), "",
         f"SpikeSAE: d_sae {sae.d_sae_}, dead latents {sae.dead_fraction_:.1%} "
         f"(training data), mean L0 {sae.mean_l0_:.2f}.", ""] + _matched_section(matched)
+    lines += [""] + list(latents)
     if recoveries:
         save("feature_recovery.png", lambda ax: plotting.plot_feature_recovery(recoveries, ax=ax),
              model=None)

@@ -142,29 +142,9 @@ def test_documentation_example_runs(script):
 # ------------------------------------------------------ one recording, every file format
 def _write_every_format(spikes, folder, fs=30000.0):
     """The same spikes as NWB, a Kilosort folder, a CSV and an NPZ table."""
-    import pynwb
-    from datetime import datetime, timezone
+    from sklearn_mini.io import write_spike_files
 
-    paths = {}
-    nwb = pynwb.NWBFile(session_description="t", identifier="t",
-                        session_start_time=datetime(2026, 1, 1, tzinfo=timezone.utc))
-    for unit in spikes.unit_ids:
-        nwb.add_unit(spike_times=spikes.spike_times(unit), id=int(unit))
-    paths["nwb"] = folder / "rec.nwb"
-    with pynwb.NWBHDF5IO(str(paths["nwb"]), "w") as io:
-        io.write(nwb)
-    ks = folder / "kilosort"
-    ks.mkdir()
-    np.save(ks / "spike_times.npy", np.round(spikes.times * fs).astype(np.uint64))
-    np.save(ks / "spike_clusters.npy", spikes.units.astype(np.int32))
-    (ks / "params.py").write_text(f"sample_rate = {fs}\n")
-    paths["kilosort"] = ks
-    paths["csv"] = folder / "rec.csv"
-    np.savetxt(paths["csv"], np.column_stack([spikes.times, spikes.units]), delimiter=",",
-               header="time,unit", comments="")
-    paths["npz"] = folder / "rec.npz"
-    np.savez(paths["npz"], times=spikes.times, units=spikes.units)
-    return paths
+    return write_spike_files(spikes, folder, sampling_rate=fs)
 
 
 def _sorted_pairs(spikes):

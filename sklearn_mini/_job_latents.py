@@ -1,0 +1,107 @@
+"""The main job's per-latent part: importance, spectra, behaviour scores, feature cards.
+
+Everything is measured on the held-out time with the SpikeSAE the job fitted; labels
+(``--behaviour``) are aligned to its held-out bins and scored only where they have a
+value. Decoding compares the SAE's codes with PCA at as many components as the SAE's
+mean active latents per held-out bin, on the same bins and folds.
+"""
+
+import csv
+
+import numpy as np
+
+from .baselines import PCA
+from .behaviour import (
+    ablation_importance,
+    align_labels,
+    decode_conditions,
+    score_latents,
+    spectral_fidelity,
+)
+from .cards import feature_cards
+
+MAX_SINGLE_DECODERS = 32  # single-latent decoders for the most important latents
+TOP_PAIRS = 5  # (latent, condition) pairs listed per label in summary.md
+
+
+def unit_positions(spikes, binner):
+    """``(x, y)`` of the binner's kept units when the recording has them, else None."""
+    info = spikes.unit_info
+    if "x" not in info or "y" not in info:
+        return None
+    where = {uid: i for i, uid in enumerate(spikes.unit_ids.tolist())}
+    kept = [where[uid] for uid in np.asarray(binner.unit_ids_).tolist()]
+    return np.asarray(info["x"], float)[kept], np.asarray(info["y"], float)[kept]
+
+
+def latent_section(out, sae_pipe, spikes, train, test, bin_size, table=None, cv=5):
+    """Score the SAE's latents on held-out time, write ``features.html`` and, with
+    labels, ``latent_scores.csv``; returns summary.md's lines."""
+    binner, sae = sae_pipe[0], sae_pipe[-1]
+    X_test = binner.transform(test)
+    Z = sae.transform(X_test)
+    importance = ablation_importance(sae, X_test)
+    fidelity = spectral_fidelity(X_test, sae.reconstruct(X_test), fs=1.0 / bin_size)
+    lines = ["## Latents on the held-out time", "",
+             f"Spectral fidelity of the SpikeSAE reconstruction (Welch PSD of every unit, "
+             f"1 = same spectrum): median {np.median(fidelity.fidelity):.3f}, lowest "
+             f"{fidelity.fidelity.min():.3f}.", "",
+             "Most important latents (held-out EV lost without each): " + ", ".join(
+                 f"{i} ({importance[i]:.4f})" for i in np.argsort(-importance)[:TOP_PAIRS]),
+             "", "Feature cards: [features.html](features.html).", ""]
+    labels = {}
+    if table is not None:
+        aligned = align_labels(table, binner.bin_times(test), bin_size)
+        k = max(1, int(round(np.count_nonzero(Z, axis=1).mean())))
+        pca_codes = PCA(n_components=min(k, X_test.shape[1])).fit(
+            binner.transform(train)).transform(X_test)
+        rows = []
+        for name, label in aligned.items():
+            lines += _label_lines(name, label, Z, pca_codes, k, importance, cv, rows)
+            labels[name] = label
+        _write_scores(out / "latent_scores.csv", rows)
+        lines += ["Every latent's scores for every condition: "
+                  "[latent_scores.csv](latent_scores.csv).", ""]
+    feature_cards(out / "features.html", sae.components_, Z, importance, labels=labels,
+                  positions=unit_positions(spikes, binner),
+                  title="SpikeSAE feature cards (held-out time)")
+    return lines
+
+
+def _label_lines(name, label, Z, pca_codes, k, importance, cv, rows):
+    """summary.md's lines for one label; appends its scores to ``rows``."""
+    valid = label.valid
+    values = label.values[valid]
+    head = [f"### Label `{name}`", ""]
+    if valid.sum() < 2 * cv or np.unique(values).size < 2:
+        return head + [f"Not scored: {int(valid.sum())} held-out bins have a value, with "
+                       f"{np.unique(values).size} distinct value(s).", ""]
+    scores = score_latents(Z[valid], values)
+    for c, condition in enumerate(scores.conditions):
+        for i in range(Z.shape[1]):
+            rows.append([name, condition, i, scores.coverage[i, c], scores.specificity[i, c],
+                         scores.selectivity[i, c], scores.auroc[i, c], importance[i]])
+    top = np.argsort(-importance)[:MAX_SINGLE_DECODERS]
+    sae = decode_conditions(Z[valid], values, cv=cv, single=top)
+    pca = decode_conditions(pca_codes[valid], values, cv=cv, single=False)
+    verdict = "at least" if sae.all >= pca.all else "below"
+    best_single = int(top[np.argmax(sae.single[top])])
+    flat = np.argsort(-scores.auroc, axis=None)[:TOP_PAIRS]
+    pairs = [f"latent {i} for {scores.conditions[c]} ({scores.auroc[i, c]:.3f})"
+             for i, c in zip(*np.unravel_index(flat, scores.auroc.shape))]
+    return head + [
+        f"{int(valid.sum())} held-out bins with a value, {scores.conditions.size} conditions.",
+        "",
+        f"- Decoding (balanced accuracy, {cv} contiguous folds of held-out time): all "
+        f"SpikeSAE latents {sae.all:.3f}, PCA({k}) {pca.all:.3f}, chance {sae.chance:.3f}: "
+        f"the SAE is {verdict} PCA at the same active dimensions.",
+        f"- Best single latent: {best_single} ({sae.single[best_single]:.3f}).",
+        f"- Highest AUROC: {'; '.join(pairs)}.", ""]
+
+
+def _write_scores(path, rows):
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["label", "condition", "latent", "coverage", "specificity",
+                         "selectivity", "auroc", "importance"])
+        writer.writerows(rows)
