@@ -3,12 +3,14 @@
 Everything is measured on the held-out time with the SpikeSAE the job fitted; labels
 (``--behaviour``) are aligned to its held-out bins and scored only where they have a
 value. Decoding compares the SAE's codes with PCA at as many components as the SAE's
-mean active latents per held-out bin, on the same bins and folds.
+mean active latents per held-out bin, and with the embeddings of the job's other
+unsupervised models (CEBRA, when installed), on the same bins and folds.
 """
 
 import csv
 
 import numpy as np
+from sklearn.base import clone
 
 from .baselines import PCA
 from .behaviour import (
@@ -19,6 +21,7 @@ from .behaviour import (
     spectral_fidelity,
 )
 from .cards import feature_cards
+from .stability import latent_stability, seed_consistency
 
 MAX_SINGLE_DECODERS = 32  # single-latent decoders for the most important latents
 TOP_PAIRS = 5  # (latent, condition) pairs listed per label in summary.md
@@ -34,9 +37,35 @@ def unit_positions(spikes, binner):
     return np.asarray(info["x"], float)[kept], np.asarray(info["y"], float)[kept]
 
 
-def latent_section(out, sae_pipe, spikes, train, test, bin_size, table=None, cv=5):
+def seed_refits(sae_pipe, train, n_seeds):
+    """The job's SpikeSAE pipeline refitted on the training time with ``n_seeds`` other
+    seeds (``random_state`` + 1, + 2, ...)."""
+    seed = sae_pipe[-1].random_state
+    step = sae_pipe.steps[-1][0]
+    return [clone(sae_pipe).set_params(**{f"{step}__random_state": seed + i}).fit(train)
+            for i in range(1, n_seeds + 1)]
+
+
+def _stability_lines(sae, refits):
+    """Per-latent stability of the job's SAE against its refits, and summary.md's line."""
+    others = [pipe[-1].components_ for pipe in refits]
+    stability = latent_stability(sae.components_, others)
+    consistency = seed_consistency([sae] + [pipe[-1] for pipe in refits])
+    line = (f"Seed stability ({len(others)} other seed(s)): mean best-match cosine of the "
+            f"live atoms {consistency.mean:.3f}; {int((stability.reappearance == 1).sum())} "
+            f"of {len(stability.stability)} latents found again at cosine >= 0.9 in every "
+            "other seed.")
+    return stability.stability, [line, ""]
+
+
+def latent_section(out, sae_pipe, spikes, train, test, bin_size, table=None, cv=5,
+                   others=None, refits=()):
     """Score the SAE's latents on held-out time, write ``features.html`` and, with
-    labels, ``latent_scores.csv``; returns summary.md's lines."""
+    labels, ``latent_scores.csv``; returns summary.md's lines.
+
+    ``others``: name -> fitted pipeline (spikes -> embedding) decoded beside the SAE.
+    ``refits``: the SAE pipeline fitted with other seeds, for each card's seed stability.
+    """
     binner, sae = sae_pipe[0], sae_pipe[-1]
     X_test = binner.transform(test)
     Z = sae.transform(X_test)
@@ -49,27 +78,37 @@ def latent_section(out, sae_pipe, spikes, train, test, bin_size, table=None, cv=
              "Most important latents (held-out EV lost without each): " + ", ".join(
                  f"{i} ({importance[i]:.4f})" for i in np.argsort(-importance)[:TOP_PAIRS]),
              "", "Feature cards: [features.html](features.html).", ""]
+    stability = None
+    if refits:
+        stability, more = _stability_lines(sae, refits)
+        lines += more
     labels = {}
     if table is not None:
         aligned = align_labels(table, binner.bin_times(test), bin_size)
         k = max(1, int(round(np.count_nonzero(Z, axis=1).mean())))
-        pca_codes = PCA(n_components=min(k, X_test.shape[1])).fit(
-            binner.transform(train)).transform(X_test)
+        codes = {f"PCA({k})": PCA(n_components=min(k, X_test.shape[1])).fit(
+            binner.transform(train)).transform(X_test)}
+        codes.update({name: np.asarray(pipe.transform(test))
+                      for name, pipe in (others or {}).items()})
         rows = []
         for name, label in aligned.items():
-            lines += _label_lines(name, label, Z, pca_codes, k, importance, cv, rows)
+            lines += _label_lines(name, label, Z, codes, importance, cv, rows)
             labels[name] = label
         _write_scores(out / "latent_scores.csv", rows)
         lines += ["Every latent's scores for every condition: "
                   "[latent_scores.csv](latent_scores.csv).", ""]
     feature_cards(out / "features.html", sae.components_, Z, importance, labels=labels,
-                  positions=unit_positions(spikes, binner),
+                  positions=unit_positions(spikes, binner), stability=stability,
                   title="SpikeSAE feature cards (held-out time)")
     return lines
 
 
-def _label_lines(name, label, Z, pca_codes, k, importance, cv, rows):
-    """summary.md's lines for one label; appends its scores to ``rows``."""
+def _label_lines(name, label, Z, codes, importance, cv, rows):
+    """summary.md's lines for one label; appends its scores to ``rows``.
+
+    ``codes``: name -> held-out codes of each comparison, the first PCA at the SAE's
+    active dimensions (the verdict's reference).
+    """
     valid = label.valid
     values = label.values[valid]
     head = [f"### Label `{name}`", ""]
@@ -83,8 +122,10 @@ def _label_lines(name, label, Z, pca_codes, k, importance, cv, rows):
                          scores.selectivity[i, c], scores.auroc[i, c], importance[i]])
     top = np.argsort(-importance)[:MAX_SINGLE_DECODERS]
     sae = decode_conditions(Z[valid], values, cv=cv, single=top)
-    pca = decode_conditions(pca_codes[valid], values, cv=cv, single=False)
-    verdict = "at least" if sae.all >= pca.all else "below"
+    others = {other: decode_conditions(code[valid], values, cv=cv, single=False).all
+              for other, code in codes.items()}
+    pca_name = next(iter(codes))
+    verdict = "at least" if sae.all >= others[pca_name] else "below"
     best_single = int(top[np.argmax(sae.single[top])])
     flat = np.argsort(-scores.auroc, axis=None)[:TOP_PAIRS]
     pairs = [f"latent {i} for {scores.conditions[c]} ({scores.auroc[i, c]:.3f})"
@@ -93,8 +134,10 @@ def _label_lines(name, label, Z, pca_codes, k, importance, cv, rows):
         f"{int(valid.sum())} held-out bins with a value, {scores.conditions.size} conditions.",
         "",
         f"- Decoding (balanced accuracy, {cv} contiguous folds of held-out time): all "
-        f"SpikeSAE latents {sae.all:.3f}, PCA({k}) {pca.all:.3f}, chance {sae.chance:.3f}: "
-        f"the SAE is {verdict} PCA at the same active dimensions.",
+        f"SpikeSAE latents {sae.all:.3f}, "
+        + "".join(f"{other} {value:.3f}, " for other, value in others.items())
+        + f"chance {sae.chance:.3f}: the SAE is {verdict} PCA at the same active "
+        "dimensions.",
         f"- Best single latent: {best_single} ({sae.single[best_single]:.3f}).",
         f"- Highest AUROC: {'; '.join(pairs)}.", ""]
 

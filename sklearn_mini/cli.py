@@ -32,7 +32,7 @@ def _run(args, spikes, truth, source):
         spikes, args.out, truth=truth, bin_size=args.bin_size, min_rate=args.min_rate,
         d_sae=args.d_sae, topk=args.topk, level0=args.level0, seed=args.seed,
         verbose=args.verbose, n_epochs=args.epochs, cebra_iterations=args.cebra_iterations,
-        source=source, ks=args.frontier, labels=labels)
+        source=source, ks=args.frontier, labels=labels, stability_seeds=args.stability_seeds)
     print()
     print(f"{'method':<15}{'held-out EV':>12}{'R2 unit (median)':>18}{'mean L0':>9}{'fit s':>8}")
     for row in rows:
@@ -104,6 +104,9 @@ def _common(parser, out, sizes):
                         help="also fit every model at these active dimensions per bin and "
                              "draw the sparsity-fidelity frontier (default: the SAE's topk "
                              "only; e.g. --frontier 1 2 4 8)")
+    parser.add_argument("--stability-seeds", type=int, default=0, metavar="N",
+                        help="refit the SpikeSAE with N other seeds and report every "
+                             "latent's seed stability (each seed is one more fit)")
     parser.add_argument("--traceback", action="store_true",
                         help="on an input error, show the full traceback (for bug reports)")
 

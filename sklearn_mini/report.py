@@ -12,7 +12,7 @@ import numpy as np
 from sklearn.pipeline import make_pipeline
 
 from ._core.data import active_units_per_bin
-from ._job_latents import latent_section
+from ._job_latents import latent_section, seed_refits
 from ._progress import JobProgress
 from .baselines import NMF, PCA
 from .binning import SpikeBinner, qc_summary
@@ -78,14 +78,23 @@ def _read_csv(path):
     return SpikeTrains(times.astype(np.float64), table[original[unit_col]], t_start=0.0)
 
 
+# Most components of the job's PCA and NMF rows (default_models).
+DENSE_MAX_COMPONENTS = 128
+
+
 def default_models(n_units, d_sae, topk, level0, seed, verbose, n_epochs="auto",
                    cebra_iterations=1000):
     """The SAEs and baselines the main job fits (each later goes behind a SpikeBinner).
 
-    PCA and NMF get as many components as the SAEs have latents (at most ``n_units``);
-    the MatryoshkaSAE's first level has ``level0`` latents with ``topk`` 1.
+    PCA and NMF get as many components as the SAEs have latents, at most half the units
+    and at most ``DENSE_MAX_COMPONENTS``: with a component per unit PCA reconstructs any
+    data exactly and NMF nearly so, a row that says nothing, and NMF's cost grows with
+    the square of its components (on 12,600 bins x 722 units: 10 s for 64 components,
+    61 s for 128, over 4 minutes for 361 and over 8 for 722). The matched table compares
+    every model at the SAE's own active dimensions. The MatryoshkaSAE's first level has
+    ``level0`` latents with ``topk`` 1.
     """
-    n_components = min(d_sae, n_units)
+    n_components = min(d_sae, max(1, n_units // 2), DENSE_MAX_COMPONENTS)
     # BatchTopK: with topk 1 on average, busy bins may still use two or three latents;
     # a TopK (the estimators' default) would have to code co-active features with one
     # atom each bin and learn their blends (on the demo: 0% of the planted features
@@ -158,7 +167,8 @@ def choose_sizes(X_train, d_sae="auto", topk="auto", level0="auto"):
 
 def run_job(spikes, out, truth=None, bin_size=0.05, min_rate=0.5, d_sae=40, topk=1, level0=8,
             train_fraction=0.7, seed=0, verbose=1, n_epochs="auto", cebra_iterations=1000,
-            log=print, source="spikes passed to run_job", ks=None, labels=None):
+            log=print, source="spikes passed to run_job", ks=None, labels=None,
+            stability_seeds=0):
     """Fit every model on the first ``train_fraction`` of time, score the rest, report.
 
     What ``sklearn-mini demo`` and ``sklearn-mini run`` do (see the user guide's main
@@ -176,7 +186,7 @@ def run_job(spikes, out, truth=None, bin_size=0.05, min_rate=0.5, d_sae=40, topk
     bin_size, min_rate : float, default=0.05, 0.5
         The :class:`~sklearn_mini.SpikeBinner` in front of every model.
     d_sae, topk, level0 : int or 'auto', default=40, 1, 8
-        SAE latents (PCA and NMF get as many components, at most the units), active
+        SAE latents (PCA and NMF get as many, at most half the units and 128), active
         latents per bin, and the MatryoshkaSAE's first level (top-1). ``'auto'``: chosen
         from the binned training data by :func:`choose_sizes`, which the log and
         ``summary.md`` explain.
@@ -206,6 +216,11 @@ def run_job(spikes, out, truth=None, bin_size=0.05, min_rate=0.5, d_sae=40, topk
         the held-out bins and scored against every latent: ``summary.md`` gets a section
         per label (decoding against PCA at the same active dimensions, the latents of
         highest AUROC) and ``latent_scores.csv`` every score.
+    stability_seeds : int, default=0
+        Refit the SpikeSAE with this many other seeds (``seed + 1``, ...) on the same
+        training time; ``summary.md`` then reports the seed consistency and every
+        feature card its seed stability (:func:`sklearn_mini.stability.latent_stability`).
+        Each seed costs one more SpikeSAE fit.
 
     Every run also writes ``features.html``, one card per latent
     (:func:`sklearn_mini.cards.feature_cards`), sorted by ablation importance.
@@ -233,12 +248,14 @@ def run_job(spikes, out, truth=None, bin_size=0.05, min_rate=0.5, d_sae=40, topk
     n_units = len(binner.unit_ids_)
     ks = tuple(ks or (topk,))
     _check_ks(ks, d_sae, n_units)
+    if not isinstance(stability_seeds, (int, np.integer)) or stability_seeds < 0:
+        raise ValueError(f"stability_seeds must be a whole number >= 0; got {stability_seeds!r}.")
     # The SAEs watch the held-out time after every epoch (validation_scores_, drawn on
     # the training curve); it is not used to stop or choose anything.
     watched = binner.transform(test)
     models = default_models(n_units, d_sae, topk, level0, seed, verbose, n_epochs,
                             cebra_iterations)
-    progress = JobProgress(len(models) + len(ks) + 2, verbose, log)
+    progress = JobProgress(len(models) + len(ks) + 2 + bool(stability_seeds), verbose, log)
     log = progress.log
     log("sizes: " + "; ".join(reasons))
     for name, model in models.items():
@@ -261,8 +278,14 @@ def run_job(spikes, out, truth=None, bin_size=0.05, min_rate=0.5, d_sae=40, topk
     if truth is not None:
         for name in ("SpikeSAE", "MatryoshkaSAE", "PCA", "NMF"):
             recoveries[name] = feature_recovery(fitted[name], truth)
+    refits = []
+    if stability_seeds:
+        progress.step(f"refitting the SpikeSAE with {stability_seeds} other seed(s)")
+        refits = seed_refits(fitted["SpikeSAE"], train, stability_seeds)
     progress.step("scoring the latents" + (" against the labels" if labels else ""))
-    latents = latent_section(out, fitted["SpikeSAE"], spikes, train, test, bin_size, labels)
+    latents = latent_section(out, fitted["SpikeSAE"], spikes, train, test, bin_size, labels,
+                             others={name: fitted[name] for name in ("CEBRA",) if name in fitted},
+                             refits=refits)
     header = _summary_header(source, spikes, test, binner, dict(
         bin_size=bin_size, min_rate=min_rate, d_sae=d_sae, topk=topk, level0=level0,
         train_fraction=train_fraction, n_epochs=n_epochs, seed=seed), reasons)

@@ -39,19 +39,28 @@ def test_run_picks_sizes_from_the_data_and_scores_the_labels(tmp_path, capsys):
         for start in blocks:
             writer.writerow([start, start + 1.0, f"s{int(start) % 3}"])
     out = tmp_path / "report"
-    assert main(["run", str(path), *FAST, "--behaviour", str(labels), "--out", str(out)]) == 0
+    assert main(["run", str(path), *FAST, "--behaviour", str(labels), "--stability-seeds", "1",
+                 "--out", str(out)]) == 0
     printed = capsys.readouterr().out
     summary = (out / "summary.md").read_text()
     assert "- topk " in summary and "twice the 30 units" in summary  # what and why
     assert "d_sae=40," not in summary  # not the demo's sizes
     assert "### Label `stimulus`" in summary and "Decoding (balanced accuracy" in summary
     assert "PCA(" in summary and "Highest AUROC" in summary
+    decoding = next(line for line in summary.splitlines() if line.startswith("- Decoding"))
+    try:
+        import cebra  # noqa: F401
+    except ImportError:
+        pass
+    else:  # the job's CEBRA embedding is decoded on the same bins
+        assert "CEBRA " in decoding
     with open(out / "latent_scores.csv") as handle:
         rows = list(csv.DictReader(handle))
     assert {row["condition"] for row in rows} == {"s0", "s1", "s2"}
     assert all(0.0 <= float(row["auroc"]) <= 1.0 for row in rows)
     html = (out / "features.html").read_text()
     assert html.count('<div class="card"') > 0 and "stimulus: best AUROC" in html
+    assert "Seed stability (1 other seed(s))" in summary and "seed stability " in html
     assert "features.html" in printed
 
 
@@ -62,7 +71,8 @@ def test_a_label_without_values_in_the_held_out_time_is_reported_not_scored(tmp_
     labels = tmp_path / "early.csv"
     labels.write_text("start,stop,stimulus\n0,10,a\n10,20,b\n")  # all in training time
     out = tmp_path / "r"
-    assert main(["run", str(path), *FAST, "--behaviour", str(labels), "--out", str(out)]) == 0
+    assert main(["run", str(path), *FAST, "--behaviour", str(labels), "--stability-seeds", "1",
+                 "--out", str(out)]) == 0
     assert "Not scored: 0 held-out bins have a value" in (out / "summary.md").read_text()
 
 
@@ -75,3 +85,35 @@ def test_write_spike_files_refuses_an_unknown_format(tmp_path):
     with pytest.raises(ValueError, match=r"Unknown formats \['mat'\]"):
         write_spike_files(spikes, tmp_path, formats=("csv", "mat"))
     assert not (tmp_path / "rec.csv").exists()  # nothing written before the check
+
+
+def test_write_spike_files_creates_the_folder_and_reads_back(tmp_path):
+    from sklearn_mini.io import write_spike_files
+    from sklearn_mini.report import read_recording
+
+    spikes, _ = make_spiking_features(n_units=5, duration=5, random_state=0)
+    paths = write_spike_files(spikes, tmp_path / "new" / "deeper", formats=("csv",))
+    back = read_recording(paths["csv"])
+    assert back.n_spikes == spikes.n_spikes and back.n_units == spikes.n_units
+
+
+def test_a_negative_number_of_stability_seeds_is_one_line(tmp_path, capsys):
+    spikes, _ = make_spiking_features(n_units=10, duration=30, random_state=0)
+    path = tmp_path / "spikes.npz"
+    np.savez(path, times=spikes.times, units=spikes.units)
+    assert main(["run", str(path), *FAST, "--stability-seeds", "-1",
+                 "--out", str(tmp_path / "r")]) == 2
+    assert "stability_seeds must be a whole number >= 0" in capsys.readouterr().err
+
+
+def test_the_dense_rows_never_get_a_component_per_unit():
+    from sklearn_mini.report import default_models
+
+    def components(n_units, d_sae):
+        models = default_models(n_units, d_sae, topk=2, level0=4, seed=0, verbose=0)
+        assert models["PCA"].n_components == models["NMF"].n_components
+        return models["PCA"].n_components
+
+    # As many as the SAE's latents (the demo: 40 of 100 units), at most half the units
+    # (71 units, 142 latents: 35) and at most 128 (722 units, 1260 latents).
+    assert [components(100, 40), components(71, 142), components(722, 1260)] == [40, 35, 128]

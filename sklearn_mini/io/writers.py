@@ -21,8 +21,8 @@ def write_spike_files(spikes, folder, formats=("nwb", "kilosort", "csv", "npz"),
     spikes : SpikeTrains
         Integer unit ids (NWB and Kilosort need them).
     folder : str or path-like
-        An existing folder; the files are ``rec.nwb``, ``kilosort/``, ``rec.csv`` and
-        ``rec.npz``.
+        Where to write (created if missing); the files are ``rec.nwb``, ``kilosort/``,
+        ``rec.csv`` and ``rec.npz``.
     formats : sequence of {'nwb', 'kilosort', 'csv', 'npz'}
     sampling_rate : float, default=30000.0
         Kilosort's sample rate (spike times are rounded to its samples).
@@ -36,6 +36,7 @@ def write_spike_files(spikes, folder, formats=("nwb", "kilosort", "csv", "npz"),
     unknown = set(formats) - set(writers)
     if unknown:
         raise ValueError(f"Unknown formats {sorted(unknown)}; expected some of {list(writers)}.")
+    folder.mkdir(parents=True, exist_ok=True)
     return {fmt: writers[fmt](spikes, folder, sampling_rate) for fmt in formats}
 
 
