@@ -25,6 +25,9 @@ from .stability import latent_stability, seed_consistency
 
 MAX_SINGLE_DECODERS = 32  # single-latent decoders for the most important latents
 TOP_PAIRS = 5  # (latent, condition) pairs listed per label in summary.md
+# Cards in features.html: a card costs about 30 kB on 722 units, so the 1260 latents of
+# a wide recording made a 40 MB page; latent_scores.csv keeps every latent's scores.
+MAX_CARDS = 200
 
 
 def unit_positions(spikes, binner):
@@ -99,6 +102,7 @@ def latent_section(out, sae_pipe, spikes, train, test, bin_size, table=None, cv=
                   "[latent_scores.csv](latent_scores.csv).", ""]
     feature_cards(out / "features.html", sae.components_, Z, importance, labels=labels,
                   positions=unit_positions(spikes, binner), stability=stability,
+                  max_cards=MAX_CARDS,
                   title="SpikeSAE feature cards (held-out time)")
     return lines
 

@@ -162,6 +162,12 @@ def card(latent, atom, z, importance, frequency, labels, scores, positions=None,
     return "".join(body)
 
 
+def _which(shown, alive):
+    if len(shown) < len(alive):
+        return f"the most important of the {len(alive)} active on the scored bins"
+    return "those active on the scored bins"
+
+
 def feature_cards(path, components, Z, importance, labels=None, positions=None,
                   stability=None, title="Feature cards", header_html="", max_cards=None):
     """Write the feature-card page of a fitted SAE.
@@ -214,8 +220,8 @@ def feature_cards(path, components, Z, importance, labels=None, positions=None,
     page = ["<!DOCTYPE html>", '<html lang="en"><head><meta charset="utf-8">',
             f"<title>{html.escape(title)}</title><style>{STYLE}</style></head><body>",
             f"<h1>{html.escape(title)}</h1>", header_html,
-            f"<p>{len(shown)} of {components.shape[0]} latents (those active on the "
-            "held-out bins), most important first.</p>",
+            f"<p>{len(shown)} of {components.shape[0]} latents ({_which(shown, alive)}), "
+            "most important first.</p>",
             '<div class="cards">', *cards, "</div></body></html>"]
     with open(path, "w", encoding="utf-8") as handle:
         handle.write("\n".join(page))

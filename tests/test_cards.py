@@ -62,6 +62,18 @@ def test_cards_are_sorted_by_importance_and_self_contained(page):
     # No file, script or network the page would need beside itself.
     assert not re.search(r"<script|<img|<link|url\(|https?://(?!www\.w3\.org/2000/svg)", text)
     assert "around each event" in text and "<circle" in text  # event average, layout
+    assert "those active on the scored bins" in text
+
+
+def test_max_cards_keeps_the_most_important_and_says_so(page, tmp_path):
+    path, shown, Z = page
+    importance = np.arange(Z.shape[1], dtype=float)  # the last latent is the most important
+    capped = feature_cards(tmp_path / "capped.html", np.ones((Z.shape[1], 16)), Z, importance,
+                           max_cards=2)
+    alive = np.flatnonzero((Z != 0).any(0))
+    assert capped.tolist() == alive[::-1][:2].tolist()
+    assert f"2 of {Z.shape[1]} latents (the most important of the {alive.size} active" in (
+        tmp_path / "capped.html").read_text()
 
 
 def test_the_page_renders_in_a_headless_browser(page, tmp_path):
