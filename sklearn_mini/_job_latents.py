@@ -61,16 +61,18 @@ def _stability_lines(sae, refits):
     return stability.stability, [line, ""]
 
 
-def latent_section(out, sae_pipe, spikes, train, test, bin_size, table=None, cv=5,
+def latent_section(out, sae_pipe, spikes, test, X_train, X_test, bin_size, table=None, cv=5,
                    others=None, refits=()):
     """Score the SAE's latents on held-out time, write ``features.html`` and, with
     labels, ``latent_scores.csv``; returns summary.md's lines.
+
+    ``X_train`` and ``X_test``: the training and held-out time (``test``) binned by the
+    SAE pipeline's binner, which the job has already computed.
 
     ``others``: name -> fitted pipeline (spikes -> embedding) decoded beside the SAE.
     ``refits``: the SAE pipeline fitted with other seeds, for each card's seed stability.
     """
     binner, sae = sae_pipe[0], sae_pipe[-1]
-    X_test = binner.transform(test)
     Z = sae.transform(X_test)
     importance = ablation_importance(sae, X_test)
     fidelity = spectral_fidelity(X_test, sae.reconstruct(X_test), fs=1.0 / bin_size)
@@ -90,7 +92,7 @@ def latent_section(out, sae_pipe, spikes, train, test, bin_size, table=None, cv=
         aligned = align_labels(table, binner.bin_times(test), bin_size)
         k = max(1, int(round(np.count_nonzero(Z, axis=1).mean())))
         codes = {f"PCA({k})": PCA(n_components=min(k, X_test.shape[1])).fit(
-            binner.transform(train)).transform(X_test)}
+            X_train).transform(X_test)}
         codes.update({name: np.asarray(pipe.transform(test))
                       for name, pipe in (others or {}).items()})
         rows = []

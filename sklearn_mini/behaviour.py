@@ -32,15 +32,12 @@ from typing import NamedTuple
 import numpy as np
 from scipy.signal import welch
 from scipy.stats import rankdata
-from sklearn.linear_model import LogisticRegression
-from sklearn.model_selection import GroupKFold, KFold, cross_val_score
-from sklearn.pipeline import make_pipeline
-from sklearn.preprocessing import StandardScaler
+from sklearn.model_selection import cross_val_score
 from sklearn.utils import Bunch
 from sklearn.utils.validation import check_array
 
-from .features import _conditions, latent_selectivity
-from .metrics import _total_sum_of_squares
+from .features import _classifier, _conditions, _time_folds, latent_selectivity
+from .metrics import _total_sum_of_squares, _model_and_input
 
 
 def condition_matrix(labels, n_quantiles=5):
@@ -168,14 +165,6 @@ def score_latents(Z, labels, n_quantiles=5):
                  auroc=auroc(Z, member), conditions=conditions, n_bins=n_bins)
 
 
-def _folds(groups, cv):
-    return GroupKFold(cv) if groups is not None else KFold(cv, shuffle=False)
-
-
-def _classifier():
-    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
-
-
 def decode_conditions(Z, labels, groups=None, cv=5, single=True):
     """Balanced accuracy of decoding the label from all latents, and from each alone.
 
@@ -207,7 +196,7 @@ def decode_conditions(Z, labels, groups=None, cv=5, single=True):
     Z = _codes(Z, index.shape[0])
     if names.size < 2:
         raise ValueError(f"labels has a single condition ({names[0]!r}): nothing to decode.")
-    folds = _folds(groups, cv)
+    folds = _time_folds(groups, cv)
     score = "balanced_accuracy"
     all_folds = cross_val_score(_classifier(), Z, index, groups=groups, cv=folds, scoring=score)
     chance = 1.0 / names.size
@@ -220,14 +209,6 @@ def decode_conditions(Z, labels, groups=None, cv=5, single=True):
                                             cv=folds, scoring=score).mean()
     return Bunch(all=float(all_folds.mean()), all_folds=all_folds, single=per_latent,
                  chance=chance)
-
-
-def _split_model(estimator, X):
-    """``(model, X in the model's input space)``: a Pipeline's earlier steps applied."""
-    steps = getattr(estimator, "steps", None)
-    if steps is not None and len(steps) > 1:
-        return estimator[-1], estimator[:-1].transform(X)
-    return estimator, X
 
 
 def ablation_importance(estimator, X):
@@ -253,7 +234,7 @@ def ablation_importance(estimator, X):
     -------
     importance : ndarray of shape (n_latents,)
     """
-    model, X = _split_model(estimator, X)
+    model, X = _model_and_input(estimator, X)
     Z = np.asarray(model.transform(X), dtype=np.float64)
     X = np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float64)
     X_hat = np.asarray(model.inverse_transform(Z), dtype=np.float64)

@@ -84,8 +84,8 @@ def _common(parser, out, sizes):
     parser.add_argument("--bin-size", type=float, default=0.05)
     parser.add_argument("--min-rate", type=float, default=0.5)
     parser.add_argument("--d-sae", type=_size, default=d_sae,
-                        help=f"SAE latents; PCA and NMF get as many components ('auto': "
-                             f"from the data; default {d_sae})")
+                        help=f"SAE latents; PCA and NMF get as many components, at most "
+                             f"half the units and 128 ('auto': from the data; default {d_sae})")
     parser.add_argument("--topk", type=_size, default=topk,
                         help=f"active latents per bin ('auto': from the data; default {topk})")
     parser.add_argument("--level0", type=_size, default=level0,

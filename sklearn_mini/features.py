@@ -192,6 +192,16 @@ def top_latents(selectivity, condition, n=5, min_f_in=0.05):
     return order[score[order] >= 0][:n]
 
 
+def _classifier():
+    """The decoders' classifier: logistic regression on standardised latents."""
+    return make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+
+
+def _time_folds(groups, cv):
+    """Contiguous blocks of time, or whole groups (e.g. trials) when given."""
+    return GroupKFold(cv) if groups is not None else KFold(cv, shuffle=False)
+
+
 def decode(Z, y, groups=None, cv=5, kind="auto"):
     """Cross-validated decoding of a stimulus or behaviour variable from latents.
 
@@ -220,8 +230,7 @@ def decode(Z, y, groups=None, cv=5, kind="auto"):
     if kind == "auto":
         kind = "regression" if y.dtype.kind == "f" and np.unique(y).size > 20 else "classification"
     if kind == "classification":
-        model = make_pipeline(StandardScaler(), LogisticRegression(max_iter=2000))
+        model = _classifier()
     else:
         model = make_pipeline(StandardScaler(), RidgeCV(alphas=np.logspace(-3, 3, 13)))
-    splitter = GroupKFold(cv) if groups is not None else KFold(cv, shuffle=False)
-    return cross_val_score(model, np.asarray(Z), y, groups=groups, cv=splitter)
+    return cross_val_score(model, np.asarray(Z), y, groups=groups, cv=_time_folds(groups, cv))

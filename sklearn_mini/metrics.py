@@ -212,6 +212,15 @@ def units_per_atom(components):
 
 
 # ----------------------------------------------------------------------- scorers
+def _model_and_input(estimator, X):
+    """``(model, X in the model's input space)``: for a Pipeline, its last step and
+    ``X`` transformed by the earlier steps (e.g. a SpikeBinner binning raw spikes)."""
+    steps = getattr(estimator, "steps", None)
+    if steps is not None and len(steps) > 1:
+        return estimator[-1], estimator[:-1].transform(X)
+    return estimator, X
+
+
 def reconstruct_with(estimator, X):
     """The data an estimator reconstructs and its reconstruction: ``(X_model, X_hat)``.
 
@@ -219,10 +228,7 @@ def reconstruct_with(estimator, X):
     :class:`~sklearn_mini.SpikeBinner` bins raw spikes) and the last step reconstructs
     their output, so scores are computed in the space the model sees.
     """
-    steps = getattr(estimator, "steps", None)
-    if steps is not None and len(steps) > 1:
-        X = estimator[:-1].transform(X)
-        estimator = estimator[-1]
+    estimator, X = _model_and_input(estimator, X)
     if hasattr(estimator, "reconstruct"):
         X_hat = estimator.reconstruct(X)
     else:

@@ -243,7 +243,8 @@ def run_job(spikes, out, truth=None, bin_size=0.05, min_rate=0.5, d_sae=40, topk
     train, test = spikes.restrict(spikes.t_start, split), spikes.restrict(split, spikes.t_stop)
     rows, fitted = [], {}
     binner = SpikeBinner(bin_size=bin_size, min_rate=min_rate).fit(train)
-    sizes, reasons = choose_sizes(binner.transform(train), d_sae, topk, level0)
+    X_train = binner.transform(train)
+    sizes, reasons = choose_sizes(X_train, d_sae, topk, level0)
     d_sae, topk, level0 = sizes["d_sae"], sizes["topk"], sizes["level0"]
     n_units = len(binner.unit_ids_)
     ks = tuple(ks or (topk,))
@@ -251,8 +252,9 @@ def run_job(spikes, out, truth=None, bin_size=0.05, min_rate=0.5, d_sae=40, topk
     if not isinstance(stability_seeds, (int, np.integer)) or stability_seeds < 0:
         raise ValueError(f"stability_seeds must be a whole number >= 0; got {stability_seeds!r}.")
     # The SAEs watch the held-out time after every epoch (validation_scores_, drawn on
-    # the training curve); it is not used to stop or choose anything.
-    watched = binner.transform(test)
+    # the training curve); it is not used to stop or choose anything. Every model's
+    # binner has these settings and data, so these bins serve the latent scoring too.
+    X_test = binner.transform(test)
     models = default_models(n_units, d_sae, topk, level0, seed, verbose, n_epochs,
                             cebra_iterations)
     progress = JobProgress(len(models) + len(ks) + 2 + bool(stability_seeds), verbose, log)
@@ -262,7 +264,7 @@ def run_job(spikes, out, truth=None, bin_size=0.05, min_rate=0.5, d_sae=40, topk
         pipe = make_pipeline(SpikeBinner(bin_size=bin_size, min_rate=min_rate), model)
         progress.step(f"fitting {name}")
         is_sae = isinstance(model, (SpikeSAE, MatryoshkaSAE))
-        watch = {f"{pipe.steps[-1][0]}__X_val": watched} if is_sae else {}
+        watch = {f"{pipe.steps[-1][0]}__X_val": X_test} if is_sae else {}
         scores = evaluate(pipe, train, test, **watch)
         rows.append({"method": name, **scores})
         fitted[name] = pipe
@@ -283,7 +285,8 @@ def run_job(spikes, out, truth=None, bin_size=0.05, min_rate=0.5, d_sae=40, topk
         progress.step(f"refitting the SpikeSAE with {stability_seeds} other seed(s)")
         refits = seed_refits(fitted["SpikeSAE"], train, stability_seeds)
     progress.step("scoring the latents" + (" against the labels" if labels else ""))
-    latents = latent_section(out, fitted["SpikeSAE"], spikes, train, test, bin_size, labels,
+    latents = latent_section(out, fitted["SpikeSAE"], spikes, test, X_train, X_test, bin_size,
+                             labels,
                              others={name: fitted[name] for name in ("CEBRA",) if name in fitted},
                              refits=refits)
     header = _summary_header(source, spikes, test, binner, dict(

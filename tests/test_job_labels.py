@@ -95,6 +95,9 @@ def test_write_spike_files_creates_the_folder_and_reads_back(tmp_path):
     paths = write_spike_files(spikes, tmp_path / "new" / "deeper", formats=("csv",))
     back = read_recording(paths["csv"])
     assert back.n_spikes == spikes.n_spikes and back.n_units == spikes.n_units
+    for _ in range(2):  # writing again into the same folder overwrites every format
+        paths = write_spike_files(spikes, tmp_path / "again", formats=("kilosort", "csv", "npz"))
+    assert read_recording(paths["kilosort"]).n_spikes == spikes.n_spikes
 
 
 def test_a_negative_number_of_stability_seeds_is_one_line(tmp_path, capsys):

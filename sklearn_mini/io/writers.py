@@ -54,7 +54,7 @@ def _nwb(spikes, folder, _):
 
 def _kilosort(spikes, folder, sampling_rate):
     path = folder / "kilosort"
-    path.mkdir()
+    path.mkdir(exist_ok=True)
     np.save(path / "spike_times.npy", np.round(spikes.times * sampling_rate).astype(np.uint64))
     np.save(path / "spike_clusters.npy", spikes.units.astype(np.int32))
     (path / "params.py").write_text(f"sample_rate = {sampling_rate}\n")
