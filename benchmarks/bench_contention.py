@@ -158,10 +158,13 @@ def alone_and_busy(name, command):
 
 
 def demo():
-    """``python -m sklearn_mini demo`` alone and beside a busy process."""
-    with tempfile.TemporaryDirectory() as out:
-        alone_and_busy("demo", [sys.executable, "-m", "sklearn_mini", "demo", "--out", out,
-                                "--verbose", "0"])
+    """``python -m sklearn_mini demo`` alone and beside a busy process, with its default
+    fits side by side (``--n-jobs -1``) and one after another (``--n-jobs 1``)."""
+    for n_jobs in ("-1", "1"):
+        with tempfile.TemporaryDirectory() as out:
+            alone_and_busy(f"demo --n-jobs {n_jobs}",
+                           [sys.executable, "-m", "sklearn_mini", "demo", "--out", out,
+                            "--verbose", "0", "--n-jobs", n_jobs])
 
 
 def examples():

@@ -6,10 +6,10 @@ of the image from all SpikeSAE latents against PCA at the SAE's mean active late
 the latents of highest AUROC). ``--wide``: a 739-unit stand-in of an MEA recording
 (:func:`sklearn_mini.datasets.make_spiking_features`, 15 minutes) written as an NWB file, a
 Kilosort folder and a CSV spike table, each run through ``sklearn-mini run`` with the
-sizes chosen from the data; prints the sizes and the wall time of each.
+sizes chosen from the data; prints the sizes, the wall time and the table of each.
 
     python benchmarks/bench_job.py --retina [--bin-size 0.3]
-    python benchmarks/bench_job.py --wide
+    python benchmarks/bench_job.py --wide [--n-jobs 1] [--formats csv]
     python benchmarks/bench_job.py --smoke     # a tiny retina run, for CI (skips without data)
 """
 
@@ -22,6 +22,7 @@ import time
 
 import numpy as np
 
+MODELS = ("SpikeSAE ", "MatryoshkaSAE ", "PCA ", "NMF ", "CEBRA ")
 DATA = pathlib.Path(__file__).resolve().parents[1].parent / "shared" / "data"
 
 
@@ -47,7 +48,7 @@ def retina(bin_size, epochs, out):
     print(text[text.index("### Label"):text.index("Every latent's scores")].strip())
 
 
-def wide(folder, formats):
+def wide(folder, formats, n_jobs):
     from sklearn_mini.datasets import make_spiking_features
     from sklearn_mini.io import write_spike_files
 
@@ -58,11 +59,14 @@ def wide(folder, formats):
         out = folder / f"report_{fmt}"
         start = time.perf_counter()
         run = subprocess.run([sys.executable, "-m", "sklearn_mini", "run", str(paths[fmt]),
-                              "--verbose", "0", "--out", str(out)],
+                              "--verbose", "0", "--out", str(out), "--n-jobs", str(n_jobs)],
                              capture_output=True, text=True, check=True)
         wall = time.perf_counter() - start
-        sizes = [line for line in run.stdout.splitlines() if line.startswith("sizes:")]
+        lines = run.stdout.splitlines()
+        sizes = [line for line in lines if line.startswith("sizes:")]
         print(f"{fmt}: {wall:.0f} s wall; {sizes[0] if sizes else '(no sizes line)'}")
+        table = [line for line in lines if line.startswith(("method ", *MODELS))]
+        print("\n".join(f"  {line}" for line in table), flush=True)
 
 
 def main():
@@ -71,6 +75,8 @@ def main():
     parser.add_argument("--wide", action="store_true")
     parser.add_argument("--formats", nargs="+", default=["nwb", "kilosort", "csv"])
     parser.add_argument("--bin-size", type=float, default=0.05)
+    parser.add_argument("--n-jobs", type=int, default=-1,
+                        help="the job's --n-jobs (default -1, the CLI's default)")
     parser.add_argument("--smoke", action="store_true")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
@@ -81,7 +87,7 @@ def main():
         if args.retina:
             retina(args.bin_size, "auto", tmp / "retina")
         if args.wide:
-            wide(tmp, args.formats)
+            wide(tmp, args.formats, args.n_jobs)
 
 
 if __name__ == "__main__":

@@ -10,7 +10,6 @@ unsupervised models (CEBRA, when installed), on the same bins and folds.
 import csv
 
 import numpy as np
-from sklearn.base import clone
 
 from .baselines import PCA
 from .behaviour import (
@@ -38,15 +37,6 @@ def unit_positions(spikes, binner):
     where = {uid: i for i, uid in enumerate(spikes.unit_ids.tolist())}
     kept = [where[uid] for uid in np.asarray(binner.unit_ids_).tolist()]
     return np.asarray(info["x"], float)[kept], np.asarray(info["y"], float)[kept]
-
-
-def seed_refits(sae_pipe, train, n_seeds):
-    """The job's SpikeSAE pipeline refitted on the training time with ``n_seeds`` other
-    seeds (``random_state`` + 1, + 2, ...)."""
-    seed = sae_pipe[-1].random_state
-    step = sae_pipe.steps[-1][0]
-    return [clone(sae_pipe).set_params(**{f"{step}__random_state": seed + i}).fit(train)
-            for i in range(1, n_seeds + 1)]
 
 
 def _stability_lines(sae, refits):

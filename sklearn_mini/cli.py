@@ -32,7 +32,8 @@ def _run(args, spikes, truth, source):
         spikes, args.out, truth=truth, bin_size=args.bin_size, min_rate=args.min_rate,
         d_sae=args.d_sae, topk=args.topk, level0=args.level0, seed=args.seed,
         verbose=args.verbose, n_epochs=args.epochs, cebra_iterations=args.cebra_iterations,
-        source=source, ks=args.frontier, labels=labels, stability_seeds=args.stability_seeds)
+        source=source, ks=args.frontier, labels=labels, stability_seeds=args.stability_seeds,
+        n_jobs=args.n_jobs)
     print()
     print(f"{'method':<15}{'held-out EV':>12}{'R2 unit (median)':>18}{'mean L0':>9}{'fit s':>8}")
     for row in rows:
@@ -107,6 +108,10 @@ def _common(parser, out, sizes):
     parser.add_argument("--stability-seeds", type=int, default=0, metavar="N",
                         help="refit the SpikeSAE with N other seeds and report every "
                              "latent's seed stability (each seed is one more fit)")
+    parser.add_argument("--n-jobs", type=int, default=-1, metavar="N",
+                        help="fits to run at once in worker processes (-1: one per core, "
+                             "the default; 1: one after another in this process, with "
+                             "each SAE's own progress bar)")
     parser.add_argument("--traceback", action="store_true",
                         help="on an input error, show the full traceback (for bug reports)")
 

@@ -6,6 +6,7 @@ import numpy as np
 from sklearn.base import clone
 from sklearn.model_selection import check_cv
 
+from ._parallel import map_tasks
 from .metrics import (
     explained_variance,
     l0,
@@ -57,7 +58,12 @@ def evaluate(estimator, X_train, X_test, **fit_params):
     }
 
 
-def compare(estimators, X, cv=5):
+def _fold_scores(estimator, X, train, test):
+    """:func:`evaluate` of a clone of ``estimator`` on one fold (a worker's task)."""
+    return evaluate(clone(estimator), _take(X, train), _take(X, test))
+
+
+def compare(estimators, X, cv=5, n_jobs=None):
     """Fit every estimator on training time and score its reconstruction of held-out time.
 
     The rows of ``X`` are split into ``cv`` contiguous blocks (no shuffling, so a test
@@ -79,6 +85,11 @@ def compare(estimators, X, cv=5):
     cv : int, cross-validation splitter or iterable of (train, test), default=5
         Number of contiguous folds (``KFold(cv, shuffle=False)``), any splitter, or
         explicit index pairs (e.g. one train/test split).
+    n_jobs : int or None, default=None
+        Fits to run at once, in worker processes (joblib's meaning: ``None`` is 1, ``-1``
+        every core). Each worker's torch gets an equal share of the cores. The scores do
+        not depend on it; ``fit_time`` is measured inside each worker, so fits that share
+        a busy machine take longer.
 
     Returns
     -------
@@ -94,16 +105,24 @@ def compare(estimators, X, cv=5):
         estimators = {type(e).__name__ if not hasattr(e, "steps") else type(e[-1]).__name__: e
                       for e in estimators}
     folds = list(check_cv(cv).split(X))  # an int: unshuffled KFold, contiguous blocks
+    rows = _rows(list(estimators.items()), X, folds, n_jobs)
+    return pd.DataFrame(rows, columns=list(rows[0]) if rows else COLUMNS)
+
+
+def _rows(named, X, folds, n_jobs):
+    """One row of fold means and spreads per ``(name, estimator)``; every fit of every
+    estimator and fold is one task, so the workers are busy until the last one ends."""
+    tasks = [(estimator, X, train, test) for _, estimator in named for train, test in folds]
+    results = list(map_tasks(_fold_scores, tasks, n_jobs))
     rows = []
-    for name, estimator in estimators.items():
-        scores = [evaluate(clone(estimator), _take(X, train), _take(X, test))
-                  for train, test in folds]
+    for i, (name, _) in enumerate(named):
+        scores = results[i * len(folds):(i + 1) * len(folds)]
         row = {"method": name}
         for key in COLUMNS[1:]:
             values = [s[key] for s in scores]
             row[key], row[f"{key}_std"] = float(np.mean(values)), float(np.std(values))
         rows.append(row)
-    return pd.DataFrame(rows, columns=list(rows[0]) if rows else COLUMNS)
+    return rows
 
 
 def matched_models(k, d_sae=40, random_state=0, **sae_params):
@@ -141,7 +160,7 @@ def matched_models(k, d_sae=40, random_state=0, **sae_params):
     }
 
 
-def frontier(X, ks=(1, 2, 4, 8), models=None, cv=5):
+def frontier(X, ks=(1, 2, 4, 8), models=None, cv=5, n_jobs=None):
     """The sparsity-fidelity frontier: every model at every number of active dimensions.
 
     For each ``k``, :func:`compare` of ``models(k)`` (default :func:`matched_models`), so
@@ -159,6 +178,8 @@ def frontier(X, ks=(1, 2, 4, 8), models=None, cv=5):
         :func:`matched_models` with its defaults.
     cv : int, cross-validation splitter or iterable of (train, test), default=5
         As for :func:`compare`.
+    n_jobs : int or None, default=None
+        As for :func:`compare`.
 
     Returns
     -------
@@ -169,12 +190,14 @@ def frontier(X, ks=(1, 2, 4, 8), models=None, cv=5):
     pd = _pandas()
     models = models or matched_models
     folds = list(check_cv(cv).split(X))  # the same blocks for every k
-    tables = []
+    named, ks_of_rows = [], []
     for k in ks:
-        table = compare(models(k), X, cv=folds)
-        table.insert(1, "k", k)
-        tables.append(table)
-    return pd.concat(tables, ignore_index=True)
+        for name, estimator in models(k).items():
+            named.append((name, estimator))
+            ks_of_rows.append(k)
+    table = pd.DataFrame(_rows(named, X, folds, n_jobs))
+    table.insert(1, "k", ks_of_rows)
+    return table
 
 
 def frontier_verdict(table, reference="SpikeSAE", metric="explained_variance", tol=0.05):

@@ -12,11 +12,13 @@ import numpy as np
 from sklearn.pipeline import make_pipeline
 
 from ._core.data import active_units_per_bin
-from ._job_latents import latent_section, seed_refits
+from ._job_fits import plan_fits, quiet, run_fits, run_order
+from ._job_latents import latent_section
+from ._parallel import n_workers
 from ._progress import JobProgress
 from .baselines import NMF, PCA
 from .binning import SpikeBinner, qc_summary
-from .compare import COLUMNS, evaluate, frontier_verdict, matched_models
+from .compare import COLUMNS, frontier_verdict
 from .features import feature_recovery, latent_selectivity, top_latents
 from .matryoshka import MatryoshkaSAE
 from .metrics import r2_per_unit, reconstruct_with
@@ -168,7 +170,7 @@ def choose_sizes(X_train, d_sae="auto", topk="auto", level0="auto"):
 def run_job(spikes, out, truth=None, bin_size=0.05, min_rate=0.5, d_sae=40, topk=1, level0=8,
             train_fraction=0.7, seed=0, verbose=1, n_epochs="auto", cebra_iterations=1000,
             log=print, source="spikes passed to run_job", ks=None, labels=None,
-            stability_seeds=0):
+            stability_seeds=0, n_jobs=None):
     """Fit every model on the first ``train_fraction`` of time, score the rest, report.
 
     What ``sklearn-mini demo`` and ``sklearn-mini run`` do (see the user guide's main
@@ -221,6 +223,12 @@ def run_job(spikes, out, truth=None, bin_size=0.05, min_rate=0.5, d_sae=40, topk
         training time; ``summary.md`` then reports the seed consistency and every
         feature card its seed stability (:func:`sklearn_mini.stability.latent_stability`).
         Each seed costs one more SpikeSAE fit.
+    n_jobs : int or None, default=None
+        Fits to run at once, in worker processes (joblib's meaning: ``None`` is 1, ``-1``
+        every core). Every fit of the job (its models, the matched ones, the seed refits)
+        is independent of the others, so the results do not depend on it; each worker's
+        torch gets an equal share of the cores. With more than one worker the models'
+        own progress bars are off and the job logs each fit as it ends.
 
     Every run also writes ``features.html``, one card per latent
     (:func:`sklearn_mini.cards.feature_cards`), sorted by ablation importance.
@@ -241,7 +249,6 @@ def run_job(spikes, out, truth=None, bin_size=0.05, min_rate=0.5, d_sae=40, topk
     out.mkdir(parents=True, exist_ok=True)
     split = spikes.t_start + train_fraction * (spikes.t_stop - spikes.t_start)
     train, test = spikes.restrict(spikes.t_start, split), spikes.restrict(split, spikes.t_stop)
-    rows, fitted = [], {}
     binner = SpikeBinner(bin_size=bin_size, min_rate=min_rate).fit(train)
     X_train = binner.transform(train)
     sizes, reasons = choose_sizes(X_train, d_sae, topk, level0)
@@ -257,33 +264,30 @@ def run_job(spikes, out, truth=None, bin_size=0.05, min_rate=0.5, d_sae=40, topk
     X_test = binner.transform(test)
     models = default_models(n_units, d_sae, topk, level0, seed, verbose, n_epochs,
                             cebra_iterations)
-    progress = JobProgress(len(models) + len(ks) + 2 + bool(stability_seeds), verbose, log)
+    fits = plan_fits(models, dict(bin_size=bin_size, min_rate=min_rate), X_test, ks, topk,
+                     dict(d_sae=d_sae, random_state=seed, sparsity="batchtopk",
+                          n_epochs=n_epochs, verbose=verbose), stability_seeds)
+    progress = JobProgress(len(fits) + 2, verbose, log)
     log = progress.log
     log("sizes: " + "; ".join(reasons))
-    for name, model in models.items():
-        pipe = make_pipeline(SpikeBinner(bin_size=bin_size, min_rate=min_rate), model)
-        progress.step(f"fitting {name}")
-        is_sae = isinstance(model, (SpikeSAE, MatryoshkaSAE))
-        watch = {f"{pipe.steps[-1][0]}__X_val": X_test} if is_sae else {}
-        scores = evaluate(pipe, train, test, **watch)
-        rows.append({"method": name, **scores})
-        fitted[name] = pipe
-        if len(fitted) == 1:  # every model's binner has the same settings and data
-            log("  " + qc_summary(pipe[0].qc_))
-        log(f"  held-out explained variance {scores['explained_variance']:.3f}, "
-            f"mean L0 {scores['mean_l0']:.2f}, fit {scores['fit_time']:.1f} s")
-    matched = _matched_rows(ks, rows, train, test,
-                            dict(bin_size=bin_size, min_rate=min_rate),
-                            dict(d_sae=d_sae, random_state=seed, sparsity="batchtopk",
-                                 n_epochs=n_epochs, verbose=verbose), topk, progress)
+    workers = n_workers(n_jobs, len(fits))
+    if workers > 1:
+        log(f"{len(fits)} fits, {workers} at a time in worker processes")
+        quiet(fits)  # the workers' progress bars would overwrite each other
+    done = _fit_everything(fits, train, test, n_jobs, progress)
+    rows = [{"method": name, **done["model", name, None][1]} for name in models]
+    fitted = {name: done["model", name, None][0] for name in models}
+    matched = []
+    for k in ks:
+        if k == topk:  # the job's own SpikeSAE, first as in matched_models
+            matched.append({"method": "SpikeSAE", "k": k, **done["model", "SpikeSAE", None][1]})
+        matched += [{"method": fit.name, "k": k, **done["matched", fit.name, k][1]}
+                    for fit in fits if fit.group == "matched" and fit.k == k]
+    refits = [pipe for (group, _, _), (pipe, _) in done.items() if group == "refit"]
     recoveries = {}
     if truth is not None:
         for name in ("SpikeSAE", "MatryoshkaSAE", "PCA", "NMF"):
             recoveries[name] = feature_recovery(fitted[name], truth)
-    refits = []
-    if stability_seeds:
-        progress.step(f"refitting the SpikeSAE with {stability_seeds} other seed(s)")
-        refits = seed_refits(fitted["SpikeSAE"], train, stability_seeds)
     progress.step("scoring the latents" + (" against the labels" if labels else ""))
     latents = latent_section(out, fitted["SpikeSAE"], spikes, test, X_train, X_test, bin_size,
                              labels,
@@ -305,37 +309,28 @@ def run_job(spikes, out, truth=None, bin_size=0.05, min_rate=0.5, d_sae=40, topk
     return rows, fitted, recoveries, matched
 
 
+def _fit_everything(fits, train, test, n_jobs, progress):
+    """Run the job's fits, logging each as it ends; ``(group, name, k) -> (pipe, scores)``."""
+    done = {}
+    fits = run_order(fits)
+    results = run_fits(fits, train, test, n_jobs)
+    for fit in fits:
+        progress.step(f"fitting {fit.name}" + (f" at k={fit.k}" if fit.k else ""))
+        pipe, scores = next(results)
+        done[fit.group, fit.name, fit.k] = pipe, scores
+        if len(done) == 1:  # every model's binner has the same settings and data
+            progress.log("  " + qc_summary(pipe[0].qc_))
+        progress.log(f"  held-out explained variance {scores['explained_variance']:.3f}, "
+                     f"mean L0 {scores['mean_l0']:.2f}, fit {scores['fit_time']:.1f} s")
+    return done
+
+
 def _check_ks(ks, d_sae, n_units):
     """Refuse matched dimensions no model can have, before anything is fitted."""
     bad = [k for k in ks if not 1 <= k < d_sae or k > n_units]
     if bad:
         raise ValueError(f"Matched dimensions {bad} out of range: each k must be at least 1, "
                          f"below d_sae ({d_sae}) and at most the {n_units} units.")
-
-
-def _matched_rows(ks, rows, train, test, binner_params, sae_params, topk, progress):
-    """Every matched model at each ``k`` active dimensions per bin, on the job's split.
-
-    The SpikeSAE at ``k = topk`` has the job's own SpikeSAE parameters, so its row is
-    reused rather than fitted twice.
-    """
-    job_sae = next(row for row in rows if row["method"] == "SpikeSAE")
-    matched = []
-    for k in ks:
-        progress.step(f"fitting every model at {k} active dimension(s) per bin")
-        for name, model in matched_models(k, **sae_params).items():
-            if name == "SpikeSAE" and k == topk:
-                scores = {key: value for key, value in job_sae.items() if key != "method"}
-            else:
-                with warnings.catch_warnings():
-                    # OMP stops early on an atom that is a combination of others: a row
-                    # then has fewer than k non-zeros, which its measured mean_l0 shows.
-                    warnings.filterwarnings("ignore", "Orthogonal matching pursuit ended",
-                                            RuntimeWarning)
-                    scores = evaluate(make_pipeline(SpikeBinner(**binner_params), model),
-                                      train, test)
-            matched.append({"method": name, "k": k, **scores})
-    return matched
 
 
 def _matched_section(matched):
