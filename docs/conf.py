@@ -1,6 +1,15 @@
 """Sphinx configuration for the sklearn_mini documentation."""
 
+import pathlib
+
 import sklearn_mini
+from sklearn_mini._core.sparsity import registry_table
+
+# The SpikeSAE guide's table of sparsities, derived from the registry (one row per
+# variant module), so a new variant appears in the docs without editing them.
+_generated = pathlib.Path(__file__).parent / "generated"
+_generated.mkdir(exist_ok=True)
+(_generated / "sparsities.inc").write_text(registry_table())
 
 project = "sklearn_mini"
 author = "sklearn_mini developers"

@@ -30,8 +30,7 @@ from ._core import init as core_init
 from ._core.device import resolve_device, resolve_dtype
 from ._core.losses import LOSSES
 from ._core.model import SAEModule, standalone_decoder
-from ._core.penalties import L1_PENALTIES
-from ._core.sparsity import SPARSITIES, make_sparsifier
+from ._core.sparsity import NAMES, REGISTRY, make_sparsifier, parameter_constraints
 from ._core.training import (
     CUDA_ROW_ALIGN,
     ROW_ALIGN,
@@ -87,9 +86,6 @@ SPARSE_DECODER_MIN_D = 512
 SPARSE_DECODER_MIN_RATIO = 32
 # fit warns (DeadLatentWarning) when more than this fraction of the latents is dead.
 DEAD_WARNING_FRACTION = 0.25
-# Initial JumpReLU threshold: 0 lets every positive pre-activation through at first,
-# like a ReLU; the L0 penalty then raises each latent's threshold.
-JUMPRELU_THETA_INIT = 0.0
 
 
 def _as_tuples(value):
@@ -101,17 +97,12 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
     """Fit/transform/score/save logic shared by SpikeSAE and its relatives."""
 
     _parameter_constraints: dict = {
-        "sparsity": [StrOptions(set(SPARSITIES))],
+        # The registry's own set of names: a variant registered later is accepted too.
+        "sparsity": [StrOptions(NAMES)],
         "loss": [StrOptions(set(LOSSES))],
         "tau": [Interval(Real, 0, None, closed="neither")],
         "eps": [Interval(Real, 0, None, closed="neither")],
-        "l1_coef": [Interval(Real, 0, None, closed="left")],
-        "l1_penalty": [StrOptions(set(L1_PENALTIES))],
-        "tanh_A": [Interval(Real, 0, None, closed="neither")],
-        "tanh_B": [Interval(Real, 0, None, closed="neither")],
         "l1_warmup": [Interval(Real, 0, 1, closed="both")],
-        "l0_coef": [Interval(Real, 0, None, closed="left")],
-        "bandwidth": [Interval(Real, 0, None, closed="neither")],
         "decoder_layers": ["array-like"],
         "positive_dict": ["boolean"],
         "momentum_decay": [Interval(Real, 0, None, closed="left")],
@@ -140,6 +131,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         "checkpoint_dir": [str, os.PathLike, None],
         "checkpoint_every": [Interval(Integral, 1, None, closed="left")],
         "data_memory_limit": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
+        **parameter_constraints(),  # every sparsity's hyperparameters (l1_coef, l0_coef, ...)
     }
 
     # ------------------------------------------------------------ subclass hooks
@@ -186,12 +178,11 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         return tuple(int(h) for h in layers)
 
     def _make_sparsifier(self):
-        return make_sparsifier(self.sparsity, self.l1_coef, self.l1_penalty, self.tanh_A,
-                               self.tanh_B, self.l0_coef, self.bandwidth)
+        return make_sparsifier(self.sparsity, self.get_params(deep=False))
 
     def _use_sparse_decoder(self, d_sae, levels):
         """Whether training decodes by gather-sum over the selected atoms."""
-        if self.decoder_path == "dense" or self.sparsity not in ("topk", "batchtopk"):
+        if self.decoder_path == "dense" or not self._make_sparsifier().supports_sparse:
             return False
         if self._decoder_layers():
             return False
@@ -221,7 +212,7 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
 
     def _levels_or_raise(self, X):
         levels = self._make_levels(X)
-        if self.sparsity != "relu":
+        if self._make_sparsifier().uses_topk:  # the others ignore topk
             for level in levels:
                 if level.k > level.d:
                     raise ValueError(
@@ -272,7 +263,6 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             generator=generator,
             dtype=data.dtype,
             n_levels=len(levels),
-            theta_init=JUMPRELU_THETA_INIT,
             **self._module_kwargs(output_relu),
         )
         module.init_decoder_bias(core_init.decoder_bias(data, self.decoder_bias_init, generator=generator))
@@ -493,8 +483,11 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
         else:
             self.decoder_ = standalone_decoder(module)
             self.__dict__.pop("components_", None)
-        if module.encoder == "jumprelu":
-            self.theta_ = module.theta.detach().cpu().numpy().copy()
+        fitted = self._make_sparsifier().fitted(module)
+        for cls in REGISTRY.values():  # none left from a fit with another sparsity
+            for name in cls.fitted_attributes:
+                self.__dict__.pop(name, None)
+        self.__dict__.update(fitted)
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None, groups=None, X_val=None):

@@ -1,6 +1,21 @@
-"""Warnings the estimators emit about how a fit went."""
+"""Warnings and errors the estimators raise about how a fit went.
 
-from ._core.training import DivergenceError, DivergenceWarning
+A leaf module (it imports nothing of the package), so that every layer can raise them
+and their ``__module__`` is the public ``sklearn_mini.exceptions``.
+"""
+
+
+class DivergenceWarning(UserWarning):
+    """Training diverged and was rolled back with a smaller learning rate."""
+
+
+class DivergenceError(ValueError, FloatingPointError):
+    """Training kept diverging after every allowed roll-back, ended without a kept update
+    or with diverged parameters, or its first loss was not finite.
+
+    A ``ValueError`` (the parameters or the input's scale are unusable) and a
+    ``FloatingPointError`` (what went wrong).
+    """
 
 
 class FitInterruptedWarning(UserWarning):

@@ -350,3 +350,11 @@ def test_fit_on_one_bin_says_too_few_samples():
         SpikeSAE(**fast_sae_params()).fit(X[:1])
     model = SpikeSAE(**fast_sae_params()).fit(X)
     assert model.transform(X[:1]).shape == (1, 16)  # one bin is fine at inference
+
+
+def test_the_public_exceptions_say_they_live_in_sklearn_mini_exceptions():
+    # Issue 20: DivergenceWarning reported its module as sklearn_mini._core.training.
+    from sklearn_mini import exceptions
+
+    for name in exceptions.__all__:
+        assert getattr(exceptions, name).__module__ == "sklearn_mini.exceptions", name

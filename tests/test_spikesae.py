@@ -292,6 +292,17 @@ def test_topk_larger_than_d_sae():
     X = np.random.default_rng(0).poisson(1.0, size=(50, 4)).astype(float)
     with pytest.raises(ValueError, match="topk=9 is larger"):
         SpikeSAE(d_sae=8, topk=9).fit(X)
+    with pytest.raises(ValueError, match="topk=9 is larger"):
+        SpikeSAE(d_sae=8, topk=9, sparsity="batchtopk").fit(X)
+
+
+@pytest.mark.parametrize("sparsity", ["relu", "jumprelu", "gated"])
+def test_sparsities_without_topk_ignore_it(sparsity):
+    # Issue 20: the guard was `sparsity != "relu"`, so gated and jumprelu, which never
+    # read topk, refused a topk above d_sae.
+    X = np.random.default_rng(0).poisson(1.0, size=(50, 4)).astype(float)
+    sae = SpikeSAE(d_sae=2, topk=8, sparsity=sparsity, n_epochs=1, random_state=0).fit(X)
+    assert sae.transform(X).shape == (50, 2)
 
 
 @pytest.mark.parametrize("param, value", [

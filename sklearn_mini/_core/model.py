@@ -7,7 +7,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-ENCODERS = ("linear", "jumprelu", "gated")
+from .sparsity import encoder_hooks
+
 OUTPUTS = ("identity", "relu", "softplus")
 # Non-negative dictionaries start from random atoms over about this fraction of the units.
 # Non-negative atoms over all units all lie near the all-ones direction (two |normal|
@@ -164,8 +165,10 @@ class SAEModule(nn.Module):
     n_levels : int
         Number of nested levels (one calibrated threshold each).
     encoder : {'linear', 'jumprelu', 'gated'}
-        ``'jumprelu'`` adds a trained threshold ``theta`` per latent (initialised at
-        ``theta_init``); ``'gated'`` adds the magnitude path's per-latent log-scale
+        The sparsity variant's ``encoder`` (:mod:`.sparsity`), which owns its extra
+        per-latent tensors and pre-activation maths: ``'jumprelu'`` adds a trained
+        threshold ``theta`` per latent (initialised at ``theta_init``, ``None``: the
+        variant's default); ``'gated'`` adds the magnitude path's per-latent log-scale
         ``r_mag`` and bias ``b_mag`` (the gate uses ``W_enc``, ``b_enc``).
     decoder_layers : tuple of int
         Hidden sizes of a nonlinear decoder. Empty: the linear decoder ``z @ W_dec``.
@@ -182,7 +185,7 @@ class SAEModule(nn.Module):
 
     def __init__(self, n_features, d_sae, *, subtract_decoder_bias, output_relu,
                  generator, dtype=torch.float32, n_levels=1, encoder="linear",
-                 decoder_layers=(), output=None, theta_init=0.0, positive_dict=False):
+                 decoder_layers=(), output=None, theta_init=None, positive_dict=False):
         super().__init__()
         self.n_features = n_features
         self.d_sae = d_sae
@@ -207,13 +210,12 @@ class SAEModule(nn.Module):
         self.W_enc = nn.Parameter(w_enc.to(dtype))
         self.b_enc = nn.Parameter(torch.zeros(d_sae, dtype=dtype))
         self.b_dec = nn.Parameter(torch.zeros(n_features, dtype=dtype))
-        if encoder == "jumprelu":
-            self.theta = nn.Parameter(torch.full((d_sae,), float(theta_init), dtype=dtype))
-        elif encoder == "gated":
-            self.r_mag = nn.Parameter(torch.zeros(d_sae, dtype=dtype))
-            self.b_mag = nn.Parameter(torch.zeros(d_sae, dtype=dtype))
-        elif encoder != "linear":
-            raise ValueError(f"Unknown encoder {encoder!r}; expected one of {ENCODERS}.")
+        # The encoder's own per-latent tensors and maths belong to its sparsity variant.
+        self._hooks = encoder_hooks(encoder)
+        extra = self._hooks.encoder_tensors(d_sae, dtype, theta_init)
+        self._encoder_tensors = tuple(extra)
+        for name, tensor in extra.items():
+            setattr(self, name, nn.Parameter(tensor))
         if self.decoder_layers:
             self.hidden_bias = nn.Parameter(torch.zeros(width, dtype=dtype))
             # Layers after the first: ReLU then linear (the last one without bias, b_dec
@@ -255,8 +257,7 @@ class SAEModule(nn.Module):
         """Encoder pre-activations of latents ``[0, d)`` (all latents when ``d`` is None).
 
         Samples x latents; the gated encoder returns samples x latents x 2 (gate,
-        magnitude). Both paths share one product: ``(x - b_dec) @ W_enc`` scaled per
-        latent by ``exp(r_mag)`` is the magnitude path's ``(x - b_dec) @ (W_enc * exp(r_mag))``.
+        magnitude; :meth:`.sparsity.gated.Gated.encode`).
         """
         d = self.d_sae if d is None else d
         w, b = self.W_enc[:, :d].to(x.dtype), self.b_enc[:d].to(x.dtype)
@@ -265,12 +266,7 @@ class SAEModule(nn.Module):
             # the input out of the graph, so backward never forms the batch x n_features
             # input gradient (a full-size matmul) just to reach the offset's gradient.
             b = b - self.input_offset().to(x.dtype) @ w
-        if self.encoder != "gated":
-            return torch.addmm(b, x, w)
-        projection = torch.addmm(b - self.b_enc[:d].to(x.dtype), x, w)  # offset folded in
-        gate = projection + self.b_enc[:d].to(x.dtype)
-        mag = projection * self.r_mag[:d].to(x.dtype).exp() + self.b_mag[:d].to(x.dtype)
-        return torch.stack([gate, mag], dim=-1)
+        return self._hooks.encode(self, x, w, b, d)
 
     def selected_pre_activations(self, x, pre, selection, n_offset=None):
         """Values of ``pre`` (computed without a graph) at ``selection``'s entries, with
@@ -441,10 +437,7 @@ class SAEModule(nn.Module):
     def latent_parameters(self):
         """``(parameter, latent dimension)`` of every tensor indexed by latent."""
         pairs = [(self.W_enc, 1), (self.b_enc, 0), (self.W_dec, 0)]
-        for name in ("theta", "r_mag", "b_mag"):
-            if hasattr(self, name):
-                pairs.append((getattr(self, name), 0))
-        return pairs
+        return pairs + [(getattr(self, name), 0) for name in self._encoder_tensors]
 
     @torch.no_grad()
     def permute_latents(self, order):
@@ -457,10 +450,9 @@ class SAEModule(nn.Module):
             param.copy_(param.index_select(dim, order))
 
     @torch.no_grad()
-    def clamp_thresholds(self):
-        """Keep JumpReLU thresholds non-negative, so that codes stay non-negative."""
-        if self.encoder == "jumprelu":
-            self.theta.clamp_(min=0.0)
+    def project_encoder(self):
+        """Keep the encoder's own tensors valid after a step (JumpReLU: thresholds >= 0)."""
+        self._hooks.project(self)
 
 
 class _Link(nn.Module):

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 import torch
 from tqdm.auto import tqdm
 
+from ..exceptions import DivergenceError, DivergenceWarning
 from . import losses
 from .data import as_rows
 from .schedules import SCHEDULES, final_decay_lr
@@ -44,19 +45,6 @@ REORDER_FRACTION = 0.5
 # benchmarks/bench_kernels.py --only aux puts the crossover at 20-27 on the 2-core
 # development CPU (dense 2-20x faster well below it, at 71-739 units).
 AUX_SPARSE_ENTRY_COST = 20
-
-
-class DivergenceWarning(UserWarning):
-    """Training diverged and was rolled back with a smaller learning rate."""
-
-
-class DivergenceError(ValueError, FloatingPointError):
-    """Training kept diverging after every allowed roll-back, ended without a kept update
-    or with diverged parameters, or its first loss was not finite.
-
-    A ``ValueError`` (the parameters or the input's scale are unusable) and a
-    ``FloatingPointError`` (what went wrong).
-    """
 
 
 @dataclass(frozen=True)
@@ -365,7 +353,7 @@ class Trainer:
             self.module.remove_radial_decoder_grad()
         self.optimizer.step()
         self.module.project_decoder(unit_norm)
-        self.module.clamp_thresholds()
+        self.module.project_encoder()
         with torch.no_grad():
             self._update_dead_clock(fired)
         self.step += 1
