@@ -105,7 +105,7 @@ def _record_threads(used):
 
 
 def contention(sizes, repeats):
-    print(f"| size | rule | threads | alone s | busy s | busy / alone |")
+    print("| size | rule | threads | alone s | busy s | busy / alone |")
     print("|---|---|---|---|---|---|")
     for name, (n, f, d, k, epochs) in sizes.items():
         X = counts(n, f)

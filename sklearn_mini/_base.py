@@ -7,9 +7,8 @@ live here once and run on the torch core in :mod:`sklearn_mini._core`.
 
 import copy
 import math
-import os
 import warnings
-from numbers import Integral, Real
+from numbers import Integral
 
 import numpy as np
 import scipy.sparse as sp
@@ -22,15 +21,14 @@ from sklearn.base import (
 )
 from sklearn.decomposition import sparse_encode
 from sklearn.utils import check_random_state
-from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import _persistence
+from ._params import shared_constraints
 from ._core import init as core_init
 from ._core.device import resolve_device, resolve_dtype
-from ._core.losses import LOSSES
 from ._core.model import SAEModule, standalone_decoder
-from ._core.sparsity import NAMES, REGISTRY, make_sparsifier, parameter_constraints
+from ._core.sparsity import REGISTRY, make_sparsifier
 from ._core.training import (
     CUDA_ROW_ALIGN,
     ROW_ALIGN,
@@ -96,43 +94,7 @@ def _as_tuples(value):
 class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
     """Fit/transform/score/save logic shared by SpikeSAE and its relatives."""
 
-    _parameter_constraints: dict = {
-        # The registry's own set of names: a variant registered later is accepted too.
-        "sparsity": [StrOptions(NAMES)],
-        "loss": [StrOptions(set(LOSSES))],
-        "tau": [Interval(Real, 0, None, closed="neither")],
-        "eps": [Interval(Real, 0, None, closed="neither")],
-        "l1_warmup": [Interval(Real, 0, 1, closed="both")],
-        "decoder_layers": ["array-like"],
-        "positive_dict": ["boolean"],
-        "momentum_decay": [Interval(Real, 0, None, closed="left")],
-        "seq_len": [Interval(Integral, 1, None, closed="left")],
-        "transform_algorithm": [StrOptions({"encoder", "omp"})],
-        "decoder_path": [StrOptions({"auto", "dense", "sparse"})],
-        "aux_coef": [Interval(Real, 0, None, closed="left")],
-        "k_aux": [Interval(Integral, 1, None, closed="left"), None],
-        "dead_window": [Interval(Integral, 1, None, closed="left"), None],
-        "decoder_bias_init": [StrOptions({"mean", "geometric_median", "zeros"})],
-        "subtract_decoder_bias": ["boolean"],
-        "output_relu": ["boolean", StrOptions({"auto"})],
-        "optimizer": [StrOptions({"adam", "nadam", "adamw"})],
-        "lr": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
-        "lr_schedule": [StrOptions({"constant", "cosine_cycle"})],
-        "batch_size": [Interval(Integral, 1, None, closed="left")],
-        "n_epochs": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
-        "tol": [Interval(Real, 0, None, closed="left")],
-        "n_iter_no_change": [Interval(Integral, 1, None, closed="left"), None],
-        "early_stopping": ["boolean"],
-        "validation_fraction": [Interval(Real, 0, 1, closed="neither")],
-        "device": [StrOptions({"auto", "cpu", "cuda"})],
-        "dtype": [StrOptions({"float32", "float64"})],
-        "random_state": ["random_state"],
-        "verbose": ["verbose"],
-        "checkpoint_dir": [str, os.PathLike, None],
-        "checkpoint_every": [Interval(Integral, 1, None, closed="left")],
-        "data_memory_limit": [Interval(Real, 0, None, closed="neither"), StrOptions({"auto"})],
-        **parameter_constraints(),  # every sparsity's hyperparameters (l1_coef, l0_coef, ...)
-    }
+    _parameter_constraints: dict = shared_constraints()
 
     # ------------------------------------------------------------ subclass hooks
     def _make_levels(self, X):
@@ -242,9 +204,13 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             lr_schedule=self.lr_schedule,
             batch_size=batch_size,
             verbose=self.verbose,
-            prefix_sampling=getattr(self, "prefix_sampling", "fixed"),
-            reorder=getattr(self, "reorder_latents", "none") == "frequency",
+            **self._level_policies(),
         ), steps_per_epoch
+
+    def _level_policies(self):
+        """How training treats nested levels (MatryoshkaSAE overrides): which prefixes a
+        step trains, and whether latents are renumbered by frequency."""
+        return {"prefix_sampling": "fixed", "reorder": False}
 
     def _lr(self, n_features):
         return auto_lr(n_features) if self.lr == "auto" else float(self.lr)

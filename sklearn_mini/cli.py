@@ -65,7 +65,7 @@ def _demo(args):
 
 
 def _run_file(args):
-    from .report import read_recording
+    from .io import read_recording
 
     if not Path(args.path).exists():
         raise FileNotFoundError(f"{args.path} does not exist.")

@@ -276,7 +276,7 @@ def plot_frontier(table, metric="explained_variance", ax=None):
     -------
     ax : matplotlib Axes
     """
-    from .io._optional import require
+    from ._optional import require
 
     plt = require("matplotlib.pyplot", "plot", "plot_frontier()")
     if ax is None:
@@ -302,7 +302,7 @@ def _take(X, rows):
 
 
 def _pandas():
-    from .io._optional import require
+    from ._optional import require
 
     return require("pandas", "pandas", "compare()")
 
@@ -327,7 +327,7 @@ def plot_comparison(table, metrics=("explained_variance", "r2_unit_median", "mea
     -------
     axes : list of matplotlib Axes
     """
-    from .io._optional import require
+    from ._optional import require
 
     plt = require("matplotlib.pyplot", "plot", "plot_comparison()")
     if ax is None:

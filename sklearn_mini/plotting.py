@@ -5,7 +5,7 @@ Every function draws on a given matplotlib Axes (or a new one) and returns it.
 
 import numpy as np
 
-from .io._optional import require
+from ._optional import require
 
 
 def _axes(ax, figsize=(5, 3.5)):

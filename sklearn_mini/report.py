@@ -5,11 +5,8 @@
 """
 
 import pathlib
-import time
-import warnings
 
 import numpy as np
-from sklearn.pipeline import make_pipeline
 
 from ._core.data import active_units_per_bin
 from ._job_fits import plan_fits, quiet, run_fits, run_order
@@ -23,61 +20,7 @@ from .features import feature_recovery, latent_selectivity, top_latents
 from .matryoshka import MatryoshkaSAE
 from .metrics import r2_per_unit, reconstruct_with
 from .sae import SpikeSAE, auto_d_sae, auto_topk
-from .spikes import SpikeTrains, as_spike_trains, spike_table_columns
-
-
-def read_recording(path):
-    """Spikes from an NWB file, a Kilosort/Phy folder, or a spike table (.npz / .csv).
-
-    A table has one row per spike with a time (s) and a unit column (``time, unit``
-    in a CSV header, or arrays ``times`` and ``units`` / an ``(n, 2)`` array ``spikes``
-    in an ``.npz``). Unit ids may be integers or strings (``cell_59``).
-
-    Every format follows one rule for the recording's span, so the same spikes give the
-    same bins and the same train/test split whatever the file: times are seconds from
-    the recording's start, which is time 0 unless the file says otherwise (an NWB
-    units table's ``obs_intervals``; scalars ``t_start`` and ``t_stop`` in an ``.npz``);
-    the recording ends just after its last spike unless the file gives its end.
-    """
-    from .io import read_kilosort, read_nwb
-
-    path = pathlib.Path(path)
-    if path.is_dir():
-        return read_kilosort(path)
-    suffix = path.suffix.lower()
-    if suffix == ".nwb":
-        return read_nwb(path).spikes
-    if suffix == ".npz":
-        return _read_npz(path)
-    if suffix == ".csv":
-        return _read_csv(path)
-    raise ValueError(f"Cannot read {path}: expected an .nwb file, a Kilosort folder, or a "
-                     ".npz/.csv spike table.")
-
-
-def _read_npz(path):
-    with np.load(path, allow_pickle=False) as data:
-        if "spikes" in data:
-            spikes = as_spike_trains(data["spikes"])
-            times, units = spikes.times, spikes.units
-        else:
-            times, units = data["times"], data["units"]
-        span = {key: float(data[key]) for key in ("t_start", "t_stop") if key in data}
-    return SpikeTrains(times, units, **{"t_start": 0.0, **span})
-
-
-def _read_csv(path):
-    # dtype=None keeps each column's own type, so string unit ids stay strings instead
-    # of becoming NaN floats.
-    table = np.atleast_1d(np.genfromtxt(path, delimiter=",", names=True, dtype=None,
-                                        encoding="utf-8", autostrip=True))
-    original = {name.lower(): name for name in table.dtype.names}  # header case-insensitive
-    time_col, unit_col = spike_table_columns(original, source=str(path))
-    times = table[original[time_col]]
-    if times.size and times.dtype.kind not in "iuf":
-        raise ValueError(f"The {original[time_col]!r} column of {path} is not numeric "
-                         f"(first value {times[0]!r}); expected spike times in seconds.")
-    return SpikeTrains(times.astype(np.float64), table[original[unit_col]], t_start=0.0)
+from .io.formats import read_recording  # noqa: F401  (its public path before io had it)
 
 
 # Most components of the job's PCA and NMF rows (default_models).
@@ -372,7 +315,7 @@ def _format_table(rows, columns=COLUMNS):
 
 def _write_report(out, header, rows, matched, fitted, recoveries, test, truth, bin_size,
                   latents=()):
-    from .io._optional import require
+    from ._optional import require
     from . import plotting
 
     plt = require("matplotlib.pyplot", "plot", "Drawing the report's figures")

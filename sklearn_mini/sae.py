@@ -5,6 +5,7 @@ from numbers import Integral
 from sklearn.utils._param_validation import Interval, StrOptions
 
 from ._base import _BaseSAE
+from ._params import sae_init
 from ._core.data import active_units_per_bin
 from ._core.schedules import auto_lr  # noqa: F401 (public here, beside auto_topk)
 from ._core.training import Level
@@ -331,92 +332,9 @@ class SpikeSAE(_BaseSAE):
         "topk": [Interval(Integral, 1, None, closed="left"), StrOptions({"auto"})],
     }
 
-    def __init__(
-        self,
-        d_sae="auto",
-        topk="auto",
-        sparsity="topk",
-        loss="msle",
-        tau=1.0,
-        *,
-        l1_coef=1e-3,
-        l1_penalty="standard",
-        tanh_A=1.0,
-        tanh_B=1.0,
-        l1_warmup=0.0,
-        l0_coef=1e-4,
-        bandwidth=0.05,
-        eps=1e-8,
-        decoder_layers=(),
-        positive_dict=True,
-        seq_len=1,
-        transform_algorithm="encoder",
-        decoder_path="auto",
-        aux_coef=1 / 32,
-        k_aux=None,
-        dead_window=None,
-        decoder_bias_init="zeros",
-        subtract_decoder_bias=True,
-        output_relu=False,
-        optimizer="adam",
-        momentum_decay=4e-3,
-        lr="auto",
-        lr_schedule="cosine_cycle",
-        batch_size=1024,
-        n_epochs="auto",
-        tol=1e-4,
-        n_iter_no_change=10,
-        early_stopping=False,
-        validation_fraction=0.1,
-        device="auto",
-        dtype="float32",
-        random_state=None,
-        verbose=0,
-        checkpoint_dir=None,
-        checkpoint_every=1,
-        data_memory_limit="auto",
-    ):
-        self.d_sae = d_sae
-        self.topk = topk
-        self.sparsity = sparsity
-        self.loss = loss
-        self.tau = tau
-        self.l1_coef = l1_coef
-        self.l1_penalty = l1_penalty
-        self.tanh_A = tanh_A
-        self.tanh_B = tanh_B
-        self.l1_warmup = l1_warmup
-        self.l0_coef = l0_coef
-        self.bandwidth = bandwidth
-        self.eps = eps
-        self.decoder_layers = decoder_layers
-        self.positive_dict = positive_dict
-        self.seq_len = seq_len
-        self.transform_algorithm = transform_algorithm
-        self.decoder_path = decoder_path
-        self.aux_coef = aux_coef
-        self.k_aux = k_aux
-        self.dead_window = dead_window
-        self.decoder_bias_init = decoder_bias_init
-        self.subtract_decoder_bias = subtract_decoder_bias
-        self.output_relu = output_relu
-        self.optimizer = optimizer
-        self.momentum_decay = momentum_decay
-        self.lr = lr
-        self.lr_schedule = lr_schedule
-        self.batch_size = batch_size
-        self.n_epochs = n_epochs
-        self.tol = tol
-        self.n_iter_no_change = n_iter_no_change
-        self.early_stopping = early_stopping
-        self.validation_fraction = validation_fraction
-        self.device = device
-        self.dtype = dtype
-        self.random_state = random_state
-        self.verbose = verbose
-        self.checkpoint_dir = checkpoint_dir
-        self.checkpoint_every = checkpoint_every
-        self.data_memory_limit = data_memory_limit
+    # Its own parameters, then those every SAE shares (_params.py): the signature
+    # lists them all, as scikit-learn's get_params and help() show.
+    __init__ = sae_init({"d_sae": "auto", "topk": "auto"})
 
     def _make_levels(self, X):
         n_samples, n_features = X.shape

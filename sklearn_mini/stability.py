@@ -206,7 +206,7 @@ default=None
     >>> X, _ = make_sparse_counts(n_samples=2000, n_features=32, n_atoms=8, random_state=0)
     >>> sae = SpikeSAE(d_sae=16, topk=3, n_epochs=5, positive_dict=True)
     >>> stable = StableFeatures(sae, n_seeds=3, random_state=0).fit(X)
-    >>> stable.transform(X).shape[1] == stable.stable_.sum()
+    >>> stable.transform(X).shape[1] == int(stable.stable_.sum())
     True
     """
 

@@ -13,7 +13,7 @@ from sklearn.model_selection import GridSearchCV, KFold
 from sklearn.pipeline import make_pipeline
 
 from sklearn_mini import SpikeBinner, SpikeSAE, SpikeTrains
-from sklearn_mini._binning import count_isi_violations, isi_violation_ratio
+from sklearn_mini.spikes.quality import count_isi_violations, isi_violation_ratio
 
 from .conftest import simulated_spikes
 

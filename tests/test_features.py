@@ -178,15 +178,6 @@ def test_figures_label_rows_by_latent_id_not_position():
     assert all(label.isdigit() for label in _row_labels(many)) and "59" in _row_labels(many)
 
 
-def test_docstring_examples_run():
-    import doctest
-
-    from sklearn_mini import features
-
-    result = doctest.testmod(features, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.attempted > 0 and result.failed == 0
-
-
 def test_decode_uses_contiguous_or_group_folds():
     rng = np.random.default_rng(0)
     y = np.repeat(np.arange(4), 50)

@@ -202,7 +202,7 @@ def test_retina_recordings(name, n_units):
 def test_a_missing_optional_dependency_names_the_checkout_install():
     # Issue 22 bugs 13-14: the hint said pip install 'sklearn-mini[plot]' although the
     # README installs from a checkout, and "The report's figures needs" read wrong.
-    from sklearn_mini.io._optional import require
+    from sklearn_mini._optional import require
 
     with pytest.raises(ImportError) as error:
         require("no_such_module.pyplot", "plot", "Drawing the report's figures")

@@ -228,7 +228,7 @@ class Trainer:
         """Total loss of one batch and the mask of latents that fired in any level."""
         if self._uses_sparse_path():
             return self._sparse_loss(x)
-        cfg, module, sparsifier = self.cfg, self.module, self.cfg.sparsifier
+        module, sparsifier = self.module, self.cfg.sparsifier
         pre = module.pre_activations(x)
         total = x.new_zeros(())
         fired = torch.zeros(module.d_sae, dtype=torch.bool, device=x.device)

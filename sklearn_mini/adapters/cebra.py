@@ -10,7 +10,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._core.device import resolve_device
-from ..io._optional import require
+from .._optional import require
 from ..metrics import explained_variance
 from ._rng import isolated_torch_rng
 

@@ -10,7 +10,7 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._core.device import resolve_device
-from ..io._optional import require
+from .._optional import require
 from ._rng import isolated_torch_rng
 from ._score import ReconstructionScoreMixin
 
@@ -158,7 +158,7 @@ class SliceTCA(ReconstructionScoreMixin, BaseEstimator):
 
     def _codes_to_vector(self, theta, n_time):
         """Pad a partial trial's time-dependent unknowns to ``trial_length``."""
-        (r1, r2, r3), n_units, T = self._ranks, self.n_features_in_, self.trial_length
+        (r1, r2, _), T = self._ranks, self.trial_length
         a, rest = theta[:r1], theta[r1:]
         c, e = rest[: r2 * n_time].reshape(r2, n_time), rest[r2 * n_time:]
         c_full = np.zeros((r2, T))

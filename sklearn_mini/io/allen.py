@@ -1,6 +1,6 @@
 """Allen Brain Observatory Visual Coding (Neuropixels) sessions through allensdk."""
 
-from ._optional import require
+from .._optional import require
 from .nwb import read_nwb
 
 #: Allen Visual Coding Neuropixels session ids of the seed analyses: 732592105,

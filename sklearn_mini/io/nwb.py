@@ -4,7 +4,7 @@ import numpy as np
 from sklearn.utils import Bunch
 
 from ..spikes import SpikeTrains, subtract_intervals
-from ._optional import require
+from .._optional import require
 
 _SKIP = {"id", "spike_times", "spike_times_index", "electrodes", "electrodes_index",
          "waveform_mean", "waveform_sd", "waveforms", "waveforms_index",

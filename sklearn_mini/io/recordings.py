@@ -15,7 +15,7 @@ import scipy.io
 from sklearn.utils import Bunch
 
 from ..spikes import SpikeTrains
-from ._optional import require
+from .._optional import require
 
 
 def load_retinal_waves(path):

@@ -6,14 +6,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ._optional import require
+from .._optional import require
 
 
 def write_spike_files(spikes, folder, formats=("nwb", "kilosort", "csv", "npz"),
                       sampling_rate=30000.0):
     """Write ``spikes`` as an NWB file, a Kilosort folder, a CSV and an NPZ spike table.
 
-    Reading any of them back (:func:`sklearn_mini.report.read_recording`) gives the same
+    Reading any of them back (:func:`sklearn_mini.io.read_recording`) gives the same
     spikes, up to the Kilosort sample grid.
 
     Parameters

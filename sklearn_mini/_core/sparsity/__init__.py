@@ -23,7 +23,6 @@ from .base import (
     SparsityInputs,
     encoder_hooks,
     make_sparsifier,
-    parameter_constraints,
     register,
     registry_table,
 )
@@ -56,4 +55,4 @@ __all__ = ["NAMES", "REGISTRY", "ROW_CANDIDATES_PER_K", "SPARSITIES", "BatchTopK
            "JumpReLU", "ReLUL1", "Selection", "Sparsifier", "SparsityInputs", "ThresholdCalibrator",
            "TopK", "batch_top_indices", "batchtopk_threshold", "dead_columns", "dead_latent_mask",
            "dead_latent_selection", "encoder_hooks", "make_sparsifier", "masked_row_selection",
-           "parameter_constraints", "register", "registry_table", "row_selection", "row_topk"]
+           "register", "registry_table", "row_selection", "row_topk"]

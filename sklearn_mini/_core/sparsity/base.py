@@ -3,9 +3,10 @@
 A variant is one class, in one module of this package, decorated with :func:`register`.
 It owns everything that differs between variants:
 
-* its hyperparameters (``params``: name -> default and scikit-learn constraints), from
-  which the estimators' ``_parameter_constraints`` are built, and which
-  :meth:`Sparsifier.from_params` reads from the estimator's parameters;
+* its hyperparameters (``params``: name -> default and scikit-learn constraints), which
+  become parameters of the estimators with that default and those constraints
+  (``sklearn_mini/_params.py``), and which :meth:`Sparsifier.from_params` reads back
+  from the estimator's parameters;
 * its flags (``uses_topk``, ``supports_sparse``, ``uses_threshold``,
   ``unit_norm_decoder``), which the estimators and the Trainer ask instead of comparing
   names;
@@ -145,15 +146,6 @@ def encoder_hooks(encoder):
             return cls
     known = ["linear"] + sorted({cls.encoder for cls in REGISTRY.values()} - {"linear"})
     raise ValueError(f"Unknown encoder {encoder!r}; expected one of {tuple(known)}.")
-
-
-def parameter_constraints():
-    """The scikit-learn constraints of every registered variant's hyperparameters."""
-    constraints = {}
-    for cls in REGISTRY.values():
-        for param, (_, allowed) in cls.params.items():
-            constraints.setdefault(param, allowed)
-    return constraints
 
 
 def registry_table():

@@ -186,7 +186,7 @@ class SpikeTrains:
 
     def unit_table(self):
         """Per-unit metadata as a pandas DataFrame indexed by unit id (needs pandas)."""
-        from .io._optional import require
+        from .._optional import require
 
         pd = require("pandas", "pandas", "unit_table()")
         return pd.DataFrame(self.unit_info, index=pd.Index(self.unit_ids, name="unit"))
@@ -307,83 +307,3 @@ def _intersect(a, b):
         else:
             j += 1
     return np.asarray(out, dtype=np.float64).reshape(-1, 2)
-
-
-# ---------------------------------------------------------------------- conversion
-def as_spike_trains(data, *, time_unit="s", sampling_rate=None):
-    """Turn any supported spike input into a :class:`SpikeTrains`.
-
-    Accepted: a :class:`SpikeTrains`; an ``(n_spikes, 2)`` array of ``[time, unit]``; a
-    pandas DataFrame with a time column (one of ``time, times, t, spike_time,
-    spike_times``) and a unit column (one of ``unit, units, unit_id, cluster,
-    cluster_id, neuron, channel``); a dict ``{unit_id: times}``; a list of per-unit time
-    arrays (unit ids 0..n-1); a pynapple ``TsGroup``; a list of neo ``SpikeTrain``.
-    Times are in ``time_unit`` (or samples at ``sampling_rate``) except for pynapple and
-    neo objects, which carry their own units.
-    """
-    if isinstance(data, SpikeTrains):
-        return data
-    module = type(data).__module__ or ""
-    if module.startswith("pynapple"):
-        from .io.convert import from_pynapple
-
-        return from_pynapple(data)
-    if isinstance(data, (list, tuple)) and data and type(data[0]).__module__.startswith("neo"):
-        from .io.convert import from_neo
-
-        return from_neo(data)
-    if hasattr(data, "columns") and hasattr(data, "iloc"):
-        return _from_frame(data, time_unit, sampling_rate)
-    if isinstance(data, dict):
-        return _from_mapping(data, time_unit, sampling_rate)
-    if isinstance(data, (list, tuple)) and (not data or np.ndim(data[0]) == 1):
-        return _from_mapping(dict(enumerate(data)), time_unit, sampling_rate)
-    array = np.asarray(data)
-    if array.ndim != 2 or array.shape[1] != 2:
-        raise ValueError(
-            "Spike input must be a SpikeTrains, an (n_spikes, 2) array of [time, unit], a "
-            "DataFrame with time and unit columns, a dict or list of per-unit time arrays, "
-            f"a pynapple TsGroup or a list of neo SpikeTrains; got an array of shape {array.shape}."
-        )
-    times, units = array[:, 0], array[:, 1]
-    if array.dtype.kind in "OUS":  # mixed rows such as [0.1, "cell_59"]: string unit ids
-        try:
-            times = times.astype(np.float64)
-        except (TypeError, ValueError):
-            raise ValueError("The first column of an (n_spikes, 2) spike array must be "
-                             f"spike times (numbers); got {array[0, 0]!r}.") from None
-    elif array.dtype.kind not in "iuf":
-        raise ValueError(f"An (n_spikes, 2) spike array must hold [time, unit] rows, got "
-                         f"dtype {array.dtype}.")
-    return SpikeTrains(times, units, time_unit=time_unit, sampling_rate=sampling_rate)
-
-
-def spike_table_columns(columns, source="The DataFrame"):
-    """The time and unit column names of a spike table, or a clear error."""
-    columns = list(columns)
-
-    def pick(names, what):
-        for name in names:
-            if name in columns:
-                return name
-        raise ValueError(f"{source} has no {what} column; expected one of {list(names)}, "
-                         f"got {columns}.")
-
-    return pick(_TIME_COLUMNS, "time"), pick(_UNIT_COLUMNS, "unit")
-
-
-def _from_frame(frame, time_unit, sampling_rate):
-    tcol, ucol = spike_table_columns(frame.columns)
-    return SpikeTrains(frame[tcol].to_numpy(), frame[ucol].to_numpy(), time_unit=time_unit,
-                       sampling_rate=sampling_rate)
-
-
-def _from_mapping(mapping, time_unit, sampling_rate):
-    ids = list(mapping)
-    trains = [np.ravel(np.asarray(mapping[u], dtype=np.float64)) for u in ids]
-    times = np.concatenate(trains) if trains else np.zeros(0)
-    unit_ids = np.asarray(ids)
-    codes = np.repeat(np.arange(len(ids)), [t.size for t in trains])
-    order = np.argsort(unit_ids, kind="stable")
-    return SpikeTrains(times, unit_ids[codes], unit_ids=unit_ids[order], time_unit=time_unit,
-                       sampling_rate=sampling_rate)
