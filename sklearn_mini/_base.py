@@ -25,6 +25,7 @@ from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from . import _persistence
 from ._params import shared_constraints
+from ._score import ReconstructionScoreMixin
 from ._core import init as core_init
 from ._core.device import resolve_device, resolve_dtype
 from ._core.model import SAEModule, standalone_decoder
@@ -49,7 +50,7 @@ from ._core.schedules import WARMUP_FRACTION, auto_lr
 from ._core.threads import cpu_threads
 from ._sequence import lag_block, windows
 from .exceptions import DeadLatentWarning, FitInterruptedWarning
-from .metrics import explained_variance
+from .metrics import dense_float64, explained_variance
 
 # Rows per block for inference, at most; blocks also hold at most INFERENCE_ELEMENTS
 # codes (4 MB in float32), which bounds the memory of transform/score and of the
@@ -91,7 +92,8 @@ def _as_tuples(value):
     return tuple(_as_tuples(v) for v in value) if isinstance(value, list) else value
 
 
-class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class _BaseSAE(ReconstructionScoreMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+               BaseEstimator):
     """Fit/transform/score/save logic shared by SpikeSAE and its relatives."""
 
     _parameter_constraints: dict = shared_constraints()
@@ -704,27 +706,9 @@ class _BaseSAE(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator)
             for lag in range(self.seq_len)
         ])
 
-    def score(self, X, y=None):
-        """Pooled explained variance of the reconstruction of ``X``.
-
-        ``1 - sum ||x - x_hat||^2 / sum ||x - mean(x)||^2`` with per-unit means over the
-        rows of ``X`` (:func:`sklearn_mini.metrics.explained_variance`). Score held-out
-        time bins, never the training bins, to judge a model.
-
-        Parameters
-        ----------
-        X : array-like or sparse matrix of shape (n_samples, n_features)
-            Binned spike counts.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        score : float
-            Explained variance (higher is better, at most 1).
-        """
-        X_dense = X.toarray() if sp.issparse(X) else X
-        return explained_variance(np.asarray(X_dense, dtype=np.float64), self._reconstruct(X))
+    def _scored(self, X):
+        """``(X dense in float64, its reconstruction)`` for ``score``."""
+        return dense_float64(X), self._reconstruct(X)
 
     # ------------------------------------------------------------ sklearn glue
     @property

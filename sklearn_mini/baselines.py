@@ -8,37 +8,17 @@ the same number :meth:`SpikeSAE.score <sklearn_mini.SpikeSAE.score>` reports (sc
 
 from sklearn import decomposition
 
-from .metrics import explained_variance, reconstruct_with
+from ._score import ReconstructionScoreMixin
 
 
-class _ReconstructionScoreMixin:
-    def score(self, X, y=None):
-        """Pooled explained variance of the reconstruction of ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Data to reconstruct (held-out time, to judge a model).
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        score : float
-            :func:`sklearn_mini.metrics.explained_variance` of
-            ``inverse_transform(transform(X))``.
-        """
-        return explained_variance(*reconstruct_with(self, X))
-
-
-class PCA(_ReconstructionScoreMixin, decomposition.PCA):
+class PCA(ReconstructionScoreMixin, decomposition.PCA):
     """:class:`sklearn.decomposition.PCA` whose ``score`` is reconstruction explained variance.
 
     Every parameter and attribute is scikit-learn's.
     """
 
 
-class NMF(_ReconstructionScoreMixin, decomposition.NMF):
+class NMF(ReconstructionScoreMixin, decomposition.NMF):
     """:class:`sklearn.decomposition.NMF` whose ``score`` is reconstruction explained variance.
 
     ``beta_loss='kullback-leibler'`` (with ``solver='mu'``) is the Poisson-likelihood NMF;
@@ -47,7 +27,7 @@ class NMF(_ReconstructionScoreMixin, decomposition.NMF):
     """
 
 
-class DictionaryLearning(_ReconstructionScoreMixin, decomposition.MiniBatchDictionaryLearning):
+class DictionaryLearning(ReconstructionScoreMixin, decomposition.MiniBatchDictionaryLearning):
     """Mini-batch dictionary learning with ``score`` = reconstruction explained variance.
 
     With ``transform_algorithm='omp'`` and ``transform_n_nonzero_coefs=k`` the codes have

@@ -37,7 +37,7 @@ from sklearn.utils import Bunch
 from sklearn.utils.validation import check_array
 
 from .features import _classifier, _conditions, _time_folds, latent_selectivity
-from .metrics import _total_sum_of_squares, _model_and_input
+from .metrics import _model_and_input, _total_sum_of_squares, dense_float64
 
 
 def condition_matrix(labels, n_quantiles=5):
@@ -236,7 +236,7 @@ def ablation_importance(estimator, X):
     """
     model, X = _model_and_input(estimator, X)
     Z = np.asarray(model.transform(X), dtype=np.float64)
-    X = np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float64)
+    X = dense_float64(X)
     X_hat = np.asarray(model.inverse_transform(Z), dtype=np.float64)
     sst = float(_total_sum_of_squares(X, 0).sum())
     importance = np.zeros(Z.shape[1])

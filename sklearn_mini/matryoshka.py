@@ -9,7 +9,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._base import _BaseSAE
 from ._params import sae_init
 from ._core.training import Level
-from .metrics import explained_variance
+from .metrics import dense_float64, explained_variance
 
 
 def _validate_levels(levels, level_weights):
@@ -217,8 +217,7 @@ mean_l0_, latent_frequency_, output_relu_, n_features_in_, feature_names_in_
             Pooled explained variance per level, smallest level first.
         """
         check_is_fitted(self)
-        dense = X.toarray() if hasattr(X, "tocsr") else X
-        dense = np.asarray(dense, dtype=np.float64)
+        dense = dense_float64(X)
         return np.array([explained_variance(dense, self._reconstruct(X, i))
                          for i in range(len(self._levels))])
 

@@ -221,6 +221,11 @@ def _model_and_input(estimator, X):
     return estimator, X
 
 
+def dense_float64(X):
+    """``X`` as a dense float64 array (a sparse matrix densified): what the metrics see."""
+    return np.asarray(X.toarray() if hasattr(X, "toarray") else X, dtype=np.float64)
+
+
 def reconstruct_with(estimator, X):
     """The data an estimator reconstructs and its reconstruction: ``(X_model, X_hat)``.
 
@@ -233,8 +238,7 @@ def reconstruct_with(estimator, X):
         X_hat = estimator.reconstruct(X)
     else:
         X_hat = estimator.inverse_transform(estimator.transform(X))
-    X = X.toarray() if hasattr(X, "toarray") else np.asarray(X)
-    return X, X_hat
+    return dense_float64(X), X_hat
 
 
 class ReconstructionScorer:

@@ -25,7 +25,8 @@ from sklearn.utils._param_validation import HasMethods, Interval
 from sklearn.utils.validation import check_array, check_is_fitted, validate_data
 
 from ._meta import WrapsSAE
-from .metrics import explained_variance
+from ._score import ReconstructionScoreMixin
+from .metrics import dense_float64
 
 
 def _unit_rows(atoms, name):
@@ -144,7 +145,8 @@ def _fit_one(estimator, X, seed):
     return clone(estimator).set_params(random_state=seed).fit(X)
 
 
-class StableFeatures(WrapsSAE, MetaEstimatorMixin, TransformerMixin, BaseEstimator):
+class StableFeatures(ReconstructionScoreMixin, WrapsSAE, MetaEstimatorMixin, TransformerMixin,
+                     BaseEstimator):
     """Fit a dictionary estimator with several seeds and keep the features that reappear.
 
     ``n_seeds`` clones of ``estimator`` are fitted with different ``random_state``. The
@@ -152,7 +154,8 @@ class StableFeatures(WrapsSAE, MetaEstimatorMixin, TransformerMixin, BaseEstimat
     largest mean matched cosine); each of its live latents is matched to every other
     seed's dictionary (:func:`latent_stability`). A latent is *stable* when its matched
     cosine is at least ``threshold`` in at least ``min_agreement`` of the other seeds.
-    ``transform`` returns the reference model's codes of the stable latents only.
+    ``transform`` returns the reference model's codes of the stable latents only, and
+    ``score`` the explained variance of ``X`` reconstructed from them alone.
 
     Parameters
     ----------
@@ -313,26 +316,12 @@ default=None
         full[:, self.stable_] = Z
         return self.estimators_[self.reference_].inverse_transform(full)
 
-    def score(self, X, y=None):
-        """Explained variance of ``X`` reconstructed from the stable latents alone.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Data (held-out time, to judge the stable features).
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        score : float
-            :func:`sklearn_mini.metrics.explained_variance`.
-        """
+    def _scored(self, X):
+        """``score`` is the explained variance of ``X`` reconstructed from the stable
+        latents alone."""
         check_is_fitted(self)
         X = self._validate(X, reset=False)
-        X_hat = self.inverse_transform(self.transform(X))
-        dense = X.toarray() if hasattr(X, "toarray") else X
-        return explained_variance(np.asarray(dense, dtype=np.float64), X_hat)
+        return dense_float64(X), self.inverse_transform(self.transform(X))
 
     def get_feature_names_out(self, input_features=None):
         """Names of the stable latents, as the reference model names them.

@@ -126,6 +126,7 @@ def _cebra_expected_failures(estimator):
             "system (torch.Generator.seed()), so two fits of the same data differ."}
 
 
+@pytest.mark.slow
 @needs_cebra
 @parametrize_with_checks([CEBRAEmbedding(**FAST_CEBRA)],
                          expected_failed_checks=_cebra_expected_failures)
@@ -219,6 +220,7 @@ def test_lfads_in_a_pipeline_fits_transforms_and_reconstructs(spikes):
 
 
 # ----------------------------------------------------------------------- compare
+@pytest.mark.slow
 def test_compare_on_simulated_counts_has_a_row_per_method_and_no_nan(counts):
     methods = dict(default_baselines(n_components=8, topk=3))
     methods["SpikeSAE"] = SpikeSAE(d_sae=32, topk=3, n_epochs=10, random_state=0)
@@ -242,6 +244,7 @@ def test_compare_on_raw_spikes_through_a_binner(spikes):
     assert len(table) == 2 and not table.isna().any().any()
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (SHARED_DATA / "retina_onken2016").exists(), reason="needs ../shared/data")
 def test_compare_on_the_salamander_retina():
     from sklearn_mini.io import load_retina

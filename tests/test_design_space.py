@@ -42,6 +42,7 @@ def test_every_sparsity_and_loss_fits_without_nan(sparsity, loss, scaled):
     assert sae.score(X) > -1.0
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("coefs", [(3e-5, 3e-4, 3e-3)])
 def test_jumprelu_l0_falls_as_l0_coef_grows(coefs, scaled):
     l0 = [SpikeSAE(d_sae=64, sparsity="jumprelu", l0_coef=c, n_epochs=QUICK, random_state=0).fit(scaled).mean_l0_
@@ -58,6 +59,7 @@ def test_jumprelu_trains_its_thresholds_and_infers_with_them(scaled):
     np.testing.assert_array_equal(Z > 0, pre > sae.theta_)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("kind", ["standard", "decoder_norm", "tanh"])
 def test_l1_variants_l0_falls_as_l1_coef_grows(kind, scaled):
     l0 = [SpikeSAE(d_sae=64, sparsity="relu", l1_penalty=kind, l1_coef=c,
@@ -135,6 +137,7 @@ def test_nadam_momentum_decay_reaches_the_optimiser(scaled):
     assert not np.array_equal(other.components_, sae.components_)
 
 
+@pytest.mark.slow
 def test_poisson_loss_matches_unit_means_and_handles_silent_bins():
     X, _ = make_sparse_counts(n_samples=6000, n_features=24, n_atoms=12, n_active=3,
                               noise="poisson", rate_scale=4.0, random_state=1)
@@ -149,6 +152,7 @@ def test_poisson_loss_matches_unit_means_and_handles_silent_bins():
     assert np.all(np.isfinite(sae.transform(np.zeros((5, 24)))))
 
 
+@pytest.mark.slow
 def test_msle_asym_tau_above_one_raises_reconstructions(scaled):
     common = dict(d_sae=32, topk=2, loss="msle_asym", n_epochs=QUICK, random_state=0)
     low = SpikeSAE(tau=1.0, **common).fit(scaled).reconstruct(scaled)
@@ -214,6 +218,7 @@ def test_windows_respect_segment_boundaries():
         windows(X, 3, groups[:5])
 
 
+@pytest.mark.slow
 def test_seq_len_reports_r2_per_lag_and_respects_segments():
     X = _ar_data()
     groups = np.repeat([0, 1], [3000, 3000])

@@ -1,5 +1,6 @@
 """scikit-learn's own estimator checks, over a representative set of configurations."""
 
+import pytest
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_mini import MatryoshkaSAE, SpikeSAE
@@ -46,6 +47,7 @@ def expected_failed_checks(estimator):
             "check_methods_subset_invariance": ORDER}
 
 
+@pytest.mark.slow
 @parametrize_with_checks(ESTIMATORS, expected_failed_checks=expected_failed_checks)
 def test_sklearn_compatible(estimator, check):
     check(estimator)

@@ -18,6 +18,7 @@ FAST = ["--epochs", "3", "--cebra-iterations", "20", "--verbose", "0"]
 TINY = ["--duration", "60", *FAST]
 
 
+@pytest.mark.slow
 def test_demo_prints_the_comparison_and_writes_the_report(capsys, tmp_path):
     assert main(["demo", *TINY, "--out", str(tmp_path)]) == 0
     out = capsys.readouterr().out
@@ -42,6 +43,7 @@ def test_demo_prints_the_comparison_and_writes_the_report(capsys, tmp_path):
         assert f"({name})" in summary
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("fmt", ["npz", "csv"])
 def test_run_reads_a_spike_table(fmt, tmp_path, capsys):
     from sklearn_mini.datasets import make_spiking_features
@@ -84,6 +86,7 @@ def test_run_on_bad_input_prints_one_line_and_exits_non_zero(tmp_path, capsys, n
         main(["run", str(path), *FAST, "--traceback", "--out", str(tmp_path / "r")])
 
 
+@pytest.mark.slow
 def test_demo_frontier_fits_every_model_at_every_k_and_draws_it(capsys, tmp_path):
     assert main(["demo", *TINY, "--frontier", "1", "2", "--out", str(tmp_path)]) == 0
     summary = (tmp_path / "summary.md").read_text()
@@ -118,6 +121,7 @@ def test_help_lists_both_commands_and_version_is_printed(capsys):
     assert capsys.readouterr().out.strip() == f"sklearn-mini {__version__}"
 
 
+@pytest.mark.slow
 def test_python_dash_m_runs_the_demo(tmp_path):
     result = subprocess.run(
         [sys.executable, "-m", "sklearn_mini", *TINY, "--out", str(tmp_path)],
@@ -131,6 +135,7 @@ def test_examples_exist():
     assert len(EXAMPLES) >= 2
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", EXAMPLES, ids=lambda p: p.name)
 def test_documentation_example_runs(script):
     result = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
@@ -178,6 +183,7 @@ def test_every_file_format_gives_the_same_recording_bins_and_scores(tmp_path):
                                       .transform(rec), binner.transform(reference), err_msg=fmt)
 
 
+@pytest.mark.slow
 def test_run_gives_the_same_table_for_every_file_format(tmp_path, capsys):
     pytest.importorskip("pynwb", reason="pynwb is in the 'test' extra")
     from sklearn_mini.datasets import make_spiking_features

@@ -75,6 +75,7 @@ def test_feature_recovery_maps_truth_through_the_binner():
     assert plain.best_cosine[0] < 0.99  # unscaled atoms do not match the raw directions
 
 
+@pytest.mark.slow
 def test_default_simulation_recovery_sae_matryoshka_and_pca(default_simulation):
     spikes, truth = default_simulation
     train = spikes.restrict(0.0, 0.7 * spikes.t_stop)
@@ -188,6 +189,7 @@ def test_decode_uses_contiguous_or_group_folds():
     assert decode(Z, yc, kind="regression").shape == (5,)
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not (SHARED_DATA / "retina_onken2016").exists(), reason="needs ../shared/data")
 def test_retina_image_identity_from_latents_beats_pca_at_equal_l0():
     from sklearn.linear_model import LogisticRegression

@@ -440,3 +440,17 @@ def test_units_per_atom_hand_values():
     np.testing.assert_allclose(units_per_atom(atoms), [1.0, 2.0, 25 / 17, 4.0])
     with pytest.raises(ValueError, match="all-zero atom"):
         units_per_atom(np.zeros((1, 3)))
+
+
+def test_every_model_scores_with_the_one_score():
+    # Issue 20: the score formula was written four times (SAE, baselines, adapters,
+    # StableFeatures). Now one mixin applies metrics.explained_variance for all of them.
+    from sklearn_mini import MatryoshkaSAE, SpikeSAE
+    from sklearn_mini._score import ReconstructionScoreMixin
+    from sklearn_mini.adapters import LFADS, CEBRAEmbedding, SliceTCA
+    from sklearn_mini.baselines import NMF, PCA, DictionaryLearning
+    from sklearn_mini.stability import StableFeatures
+
+    for cls in (SpikeSAE, MatryoshkaSAE, PCA, NMF, DictionaryLearning, StableFeatures,
+                CEBRAEmbedding, SliceTCA, LFADS):
+        assert cls.score is ReconstructionScoreMixin.score, cls.__name__

@@ -4,6 +4,7 @@
 import csv
 
 import numpy as np
+import pytest
 
 from sklearn_mini.cli import main
 from sklearn_mini.datasets import make_spiking_features
@@ -26,6 +27,7 @@ def test_choose_sizes_by_hand():
     assert all(line.endswith("given") for line in reasons)
 
 
+@pytest.mark.slow
 def test_run_picks_sizes_from_the_data_and_scores_the_labels(tmp_path, capsys):
     spikes, truth = make_spiking_features(n_units=30, duration=120, random_state=2)
     path = tmp_path / "spikes.npz"

@@ -114,6 +114,7 @@ def test_dead_fraction_reported_per_level(fitted, data):
     assert fitted.dead_fraction_ == pytest.approx(1 - alive.mean())
 
 
+@pytest.mark.slow
 def test_coarse_features_in_first_level_fine_in_later():
     # Frequency hierarchy: 8 coarse features active 25% of the time, 32 fine ones ~4%.
     X, truth = make_hierarchical_counts(n_samples=8000, tied=False, random_state=0)

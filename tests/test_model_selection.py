@@ -48,6 +48,7 @@ def test_auto_defaults_fit_and_record_their_choice(shape):
     assert np.isfinite(sae.score(X))
 
 
+@pytest.mark.slow
 def test_dsae_search_finds_the_planted_size_on_a_monotone_path():
     n_atoms = 16
     X, _ = make_sparse_counts(n_samples=5000, n_features=64, n_atoms=n_atoms, n_active=3,

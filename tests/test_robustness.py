@@ -166,6 +166,7 @@ def _signal_worker_after(tmp_path, epoch, signum):
     return proc, ckpt, out
 
 
+@pytest.mark.slow
 def test_sigkill_mid_fit_then_resume_equals_uninterrupted(tmp_path):
     proc, ckpt, out = _signal_worker_after(tmp_path, 3, signal.SIGKILL)
     proc.wait(timeout=60)
@@ -177,6 +178,7 @@ def test_sigkill_mid_fit_then_resume_equals_uninterrupted(tmp_path):
     np.testing.assert_array_equal(resumed, reference)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_sigint_or_sigterm_leaves_a_usable_model_on_disk(signum, tmp_path):
     proc, ckpt, out = _signal_worker_after(tmp_path, 2, signum)

@@ -54,6 +54,7 @@ def test_sparse_and_dense_paths_give_the_same_loss_and_gradients(sparsity, level
         torch.testing.assert_close(sparse_grads[name], grad, rtol=1e-5, atol=1e-12, msg=name)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make", [
     # 250 epochs of 4 batches: the 1000 steps of the wave-1 minimum are enough to compare
     # the two paths, and the test stays short.

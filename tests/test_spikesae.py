@@ -61,6 +61,7 @@ def test_d_sae_auto_rule():
     assert SpikeSAE(topk=4, n_epochs=1, random_state=0).fit(X[:30]).d_sae_ == 8
 
 
+@pytest.mark.slow
 def test_n_epochs_auto_guarantees_enough_steps():
     X, _ = make_sparse_counts(n_samples=3000, n_features=8, n_atoms=4, random_state=0)
     # The budget 'auto' plans (the convergence rule switched off to see all of it).
@@ -211,6 +212,7 @@ def test_partial_fit_after_pickle(fitted, counts):
 
 
 # ----------------------------------------------------------------------- recovery
+@pytest.mark.slow
 @pytest.mark.parametrize("sparsity", ["batchtopk", "topk"])
 def test_recovers_planted_dictionary(sparsity):
     X, truth = make_sparse_counts(n_samples=5000, n_features=64, n_atoms=32, n_active=3,

@@ -28,6 +28,7 @@ def test_process_pool_sweep_matches_serial(serial):
                                serial.cv_results_["mean_test_score"], rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_dask_cluster_sweep_matches_serial(serial):
     pytest.importorskip("dask")
     distributed = pytest.importorskip("distributed")

@@ -1,26 +1,16 @@
-"""The ``score`` shared by adapters that reconstruct their input row for row."""
+"""The ``score`` of adapters that reconstruct their input row for row: the package's one
+score (:mod:`sklearn_mini._score`), on the input validated as the adapter's own methods
+validate it."""
 
 import numpy as np
 from sklearn.utils.validation import validate_data
 
-from ..metrics import explained_variance
+from .._score import ReconstructionScoreMixin
 
 
-class ReconstructionScoreMixin:
+class ValidatedReconstructionScoreMixin(ReconstructionScoreMixin):
     """``score(X)``: explained variance of ``self.reconstruct(X)`` on (held-out) rows."""
 
-    def score(self, X, y=None):
-        """Explained variance of :meth:`reconstruct` on (held-out) rows of ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_bins, n_units)
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        score : float
-        """
+    def _scored(self, X):
         X_dense = validate_data(self, X, reset=False, dtype=np.float64)
-        return explained_variance(X_dense, self.reconstruct(X_dense))
+        return X_dense, self.reconstruct(X_dense)

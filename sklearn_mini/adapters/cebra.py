@@ -11,11 +11,12 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._core.device import resolve_device
 from .._optional import require
-from ..metrics import explained_variance
+from .._score import ReconstructionScoreMixin
 from ._rng import isolated_torch_rng
 
 
-class CEBRAEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEstimator):
+class CEBRAEmbedding(ReconstructionScoreMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+                     BaseEstimator):
     """CEBRA embedding of binned spike counts, usable inside a Pipeline.
 
     Builds a :class:`cebra.CEBRA` in ``fit``. Unsupervised (CEBRA-Time) unless
@@ -183,22 +184,10 @@ class CEBRAEmbedding(ClassNamePrefixFeaturesOutMixin, TransformerMixin, BaseEsti
                              f"columns; got shape {E.shape}.")
         return self.readout_.predict(E).astype(E.dtype if E.dtype == np.float32 else np.float64)
 
-    def score(self, X, y=None):
-        """Explained variance of the read-out reconstruction of ``X``.
-
-        Parameters
-        ----------
-        X : array-like of shape (n_samples, n_features)
-            Held-out counts.
-        y : None
-            Ignored.
-
-        Returns
-        -------
-        score : float
-        """
+    def _scored(self, X):
+        """``score``: explained variance of the read-out reconstruction of ``X``."""
         X_dense = validate_data(self, X, reset=False, dtype=[np.float64])
-        return explained_variance(X_dense, self.inverse_transform(self.transform(X_dense)))
+        return X_dense, self.inverse_transform(self.transform(X_dense))
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()

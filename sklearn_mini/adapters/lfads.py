@@ -21,7 +21,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._core.device import resolve_device
 from ._rng import isolated_torch_rng
-from ._score import ReconstructionScoreMixin
+from ._score import ValidatedReconstructionScoreMixin
 
 INSTALL = ("LFADS needs lfads-torch, which is not on PyPI: install it from source with "
            "`git clone https://github.com/arsedler9/lfads-torch && pip install -e lfads-torch`.")
@@ -52,7 +52,7 @@ def windows(X, window):
     return X[: n * window].reshape(n, window, X.shape[1])
 
 
-class LFADS(ReconstructionScoreMixin, BaseEstimator):
+class LFADS(ValidatedReconstructionScoreMixin, BaseEstimator):
     """Latent factor analysis via dynamical systems on windows of binned counts.
 
     Rows of ``X`` are consecutive bins; ``fit`` cuts them into windows of ``window``

@@ -12,7 +12,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 from .._core.device import resolve_device
 from .._optional import require
 from ._rng import isolated_torch_rng
-from ._score import ReconstructionScoreMixin
+from ._score import ValidatedReconstructionScoreMixin
 
 
 def to_trials(X, trial_length):
@@ -26,7 +26,7 @@ def to_trials(X, trial_length):
     return full, (rest.T if rest.shape[0] else None)
 
 
-class SliceTCA(ReconstructionScoreMixin, BaseEstimator):
+class SliceTCA(ValidatedReconstructionScoreMixin, BaseEstimator):
     """Slice tensor component analysis of trial-structured counts, in the SAE interface.
 
     ``X`` holds consecutive trials of ``trial_length`` bins each (rows are bins, as
