@@ -26,7 +26,7 @@ package picks:
     A row's largest entry (TopK with ``k = 1``, the main job's setting): torch's top-k
     against a row maximum (``sparsity.row_topk``), for a batch of 1024 rows.
 ``inference``
-    Rows per inference block (``_base.INFERENCE_ELEMENTS`` codes per block): transform
+    Rows per inference block (``_sae_inference.INFERENCE_ELEMENTS`` codes per block): transform
     plus the post-fit firing statistics of a fitted SpikeSAE over 30,000 rows.
 
 A ratio below 1 in the ``dense/sparse`` columns means the dense route is faster.
@@ -43,7 +43,7 @@ import numpy as np
 import torch
 
 from sklearn_mini import SpikeSAE
-from sklearn_mini import _base
+from sklearn_mini import _sae_inference
 from sklearn_mini._core import model, training
 from sklearn_mini._core.data import as_rows
 from sklearn_mini._core.model import SAEModule
@@ -197,10 +197,10 @@ def top1_rows(widths, batch_size, repeats):
 
 # ----------------------------------------------------------------------- inference
 def inference_section(shapes, elements, n_rows, repeats):
-    print(f"\ninference: INFERENCE_ELEMENTS = 2^{int(math.log2(_base.INFERENCE_ELEMENTS))}; "
+    print(f"\ninference: INFERENCE_ELEMENTS = 2^{int(math.log2(_sae_inference.INFERENCE_ELEMENTS))}; "
           f"transform + post-fit statistics of {n_rows} rows, ms")
     rng = np.random.default_rng(0)
-    rows, saved = [], _base.INFERENCE_ELEMENTS
+    rows, saved = [], _sae_inference.INFERENCE_ELEMENTS
     for n_units, d_sae, topk in shapes:
         X = (rng.poisson(0.3, (n_rows, n_units)) / 5).astype(np.float32)
         sae = SpikeSAE(d_sae=d_sae, topk=topk, n_epochs=1, n_iter_no_change=None,
@@ -213,12 +213,12 @@ def inference_section(shapes, elements, n_rows, repeats):
 
         line = []
         for value in elements:
-            _base.INFERENCE_ELEMENTS = value
+            _sae_inference.INFERENCE_ELEMENTS = value
             try:
                 ms = median_ms(run, repeats)
-                block = _base.inference_rows(d_sae, "cpu")
+                block = _sae_inference.inference_rows(d_sae, "cpu")
             finally:
-                _base.INFERENCE_ELEMENTS = saved
+                _sae_inference.INFERENCE_ELEMENTS = saved
             rows.append({"section": "inference", "n_units": n_units, "d_sae": d_sae,
                          "elements": value, "block_rows": block, "ms": ms})
             line.append(f"2^{int(math.log2(value))} ({block} rows) {ms:7.0f}")
