@@ -105,3 +105,29 @@ def test_the_spikes_layer_imports_nothing_above_it():
         if module.startswith("sklearn_mini.spikes"):
             above = {t for t in targets if not t.startswith("sklearn_mini.spikes")} - leaves
             assert not above, (module, above)
+
+
+def test_public_names_import_from_where_they_did_before_the_move():
+    # Issue 20: the layers moved (spikes package, io.formats, _params, _score, the
+    # sparsity package); every public import path of the release before stays.
+    import importlib
+
+    before = {
+        "sklearn_mini": ["SpikeSAE", "MatryoshkaSAE", "SpikeBinner", "SpikeTrains",
+                         "as_spike_trains", "compare"],
+        "sklearn_mini.spikes": ["SpikeTrains", "as_spike_trains", "subtract_intervals",
+                                "spike_table_columns", "TIME_UNITS", "to_seconds"],
+        "sklearn_mini.binning": ["SpikeBinner", "qc_summary", "bin_spikes", "count_bins"],
+        "sklearn_mini.io": ["read_nwb", "read_kilosort", "read_labels", "from_pynapple",
+                            "to_pynapple", "from_neo", "to_neo", "write_spike_files"],
+        "sklearn_mini.io.convert": ["from_pynapple", "to_pynapple", "from_neo", "to_neo"],
+        "sklearn_mini.report": ["read_recording", "run_job", "choose_sizes"],
+        "sklearn_mini.exceptions": ["DivergenceWarning", "DivergenceError",
+                                    "DeadLatentWarning", "FitInterruptedWarning"],
+        "sklearn_mini.sae": ["SpikeSAE", "auto_topk", "auto_d_sae", "auto_lr"],
+        "sklearn_mini.compare": ["compare", "frontier", "matched_models", "evaluate"],
+    }
+    for module, names in before.items():
+        imported = importlib.import_module(module)
+        for name in names:
+            assert hasattr(imported, name), f"{module}.{name}"
