@@ -14,8 +14,7 @@ from sklearn.pipeline import make_pipeline
 from ._parallel import map_tasks
 from .binning import SpikeBinner
 from .compare import evaluate, matched_models
-from .matryoshka import MatryoshkaSAE
-from .sae import SpikeSAE
+from ._base import _BaseSAE
 
 
 @dataclass
@@ -46,8 +45,7 @@ def plan_fits(models, binner_params, X_test, ks, topk, matched_params, stability
     fits = []
     for name, model in models.items():
         pipeline = pipe(model)
-        is_sae = isinstance(model, (SpikeSAE, MatryoshkaSAE))
-        watch = {f"{pipeline.steps[-1][0]}__X_val": X_test} if is_sae else {}
+        watch = {f"{pipeline.steps[-1][0]}__X_val": X_test} if _is_sae(model) else {}
         fits.append(Fit(name, "model", pipeline, watch))
     sae = models["SpikeSAE"]
     for i in range(1, stability_seeds + 1):
@@ -63,7 +61,7 @@ def plan_fits(models, binner_params, X_test, ks, topk, matched_params, stability
 def run_order(fits):
     """The SAEs first, each group in its order: they take longest, and a pool of
     workers fed the longest fits first ends soonest."""
-    return sorted(fits, key=lambda fit: not isinstance(fit.pipe[-1], (SpikeSAE, MatryoshkaSAE)))
+    return sorted(fits, key=lambda fit: not _is_sae(fit.pipe[-1]))
 
 
 def quiet(fits):
@@ -78,6 +76,11 @@ def run_fits(fits, train, test, n_jobs=None):
     on the held-out spikes ``test``); an iterator, so the caller can log as they come."""
     return map_tasks(_fit_and_score, [(fit.pipe, train, test, fit.fit_params) for fit in fits],
                      n_jobs)
+
+
+def _is_sae(model):
+    """SpikeSAE, MatryoshkaSAE and any other estimator on the shared SAE base."""
+    return isinstance(model, _BaseSAE)
 
 
 def _fit_and_score(pipe, train, test, fit_params):
