@@ -19,7 +19,7 @@ package picks:
     ``n_dead / k_aux`` decides.
 ``gradient``
     The encoder gradient of the sparse path, ``x.T @ S`` with ``S`` the batch x d_sae
-    gradient at the selected entries (``model.SCATTER_MAX_CELLS_PER_ENTRY``): a sparse
+    gradient at the selected entries (``sparse_ops.SCATTER_MAX_CELLS_PER_ENTRY``): a sparse
     CSR product, or ``S`` scattered into a dense matrix and one dense product.
     ``d_sae / entries per row`` decides.
 ``top1``
@@ -43,10 +43,11 @@ import numpy as np
 import torch
 
 from sklearn_mini import SpikeSAE
-from sklearn_mini import _sae_inference
-from sklearn_mini._core import model, training
+from sklearn_mini.sae import _inference as _sae_inference
+from sklearn_mini._core import sparse_ops, training
 from sklearn_mini._core.data import as_rows
 from sklearn_mini._core.model import SAEModule
+from sklearn_mini._core.solver import level_statistics
 from sklearn_mini._core.sparsity import make_sparsifier
 from sklearn_mini._core.threads import cpu_threads
 from sklearn_mini._core.training import Level, TrainConfig, Trainer
@@ -141,7 +142,7 @@ def aux_rows(shapes, fractions, batch_size, repeats):
 
 # ------------------------------------------------------------------------ gradient
 def gradient_rows(shapes, per_row, batch_size, repeats):
-    limit = model.SCATTER_MAX_CELLS_PER_ENTRY
+    limit = sparse_ops.SCATTER_MAX_CELLS_PER_ENTRY
     print(f"\ngradient: SCATTER_MAX_CELLS_PER_ENTRY = {limit}, batch {batch_size}")
     print(f"{'units':>5} {'d_sae':>6} {'per row':>7} {'d/per':>6} {'sparse ms':>9} "
           f"{'scatter ms':>10} {'dense/sparse':>12} {'picked':>7}")
@@ -156,11 +157,11 @@ def gradient_rows(shapes, per_row, batch_size, repeats):
 
             def route(cells):
                 def run():
-                    model.SCATTER_MAX_CELLS_PER_ENTRY = cells
+                    sparse_ops.SCATTER_MAX_CELLS_PER_ENTRY = cells
                     try:
-                        model._dense_times_sparse(a, r, c, v, d_sae)
+                        sparse_ops._dense_times_sparse(a, r, c, v, d_sae)
                     finally:
-                        model.SCATTER_MAX_CELLS_PER_ENTRY = limit
+                        sparse_ops.SCATTER_MAX_CELLS_PER_ENTRY = limit
                 return run
 
             with cpu_threads(batch_size * n_units * d_sae, torch.device("cpu")), \
@@ -209,7 +210,8 @@ def inference_section(shapes, elements, n_rows, repeats):
 
         def run():
             sae.transform(X)
-            sae._store_fitted(sae._module, sae._levels, sae._sparsifier, data)
+            level_statistics(sae._module, sae._levels, sae._sparsifier, data,
+                             inference_block=_sae_inference.inference_rows(d_sae, "cpu"))
 
         line = []
         for value in elements:

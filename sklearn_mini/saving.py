@@ -11,13 +11,13 @@ from pathlib import Path
 from sklearn.pipeline import Pipeline
 from sklearn.utils.validation import check_is_fitted
 
-from . import _persistence
+from . import _model_files
 
 
 def _classes():
-    from .binning import SpikeBinner
-    from .matryoshka import MatryoshkaSAE
-    from .sae import SpikeSAE
+    from .spikes.binning import SpikeBinner
+    from .sae.matryoshka import MatryoshkaSAE
+    from .sae.spike import SpikeSAE
 
     return {cls.__name__: cls for cls in (SpikeBinner, SpikeSAE, MatryoshkaSAE)}
 
@@ -49,7 +49,7 @@ def save(estimator, path):
     for i, (_, step) in enumerate(estimator.steps):
         step.save(path / f"step{i}")
     steps = [[name, type(step).__name__] for name, step in estimator.steps]
-    return _persistence.save(path, "Pipeline", {"steps": steps, "verbose": estimator.verbose},
+    return _model_files.save(path, "Pipeline", {"steps": steps, "verbose": estimator.verbose},
                              {}, {})
 
 
@@ -76,7 +76,7 @@ def load(path, device=None):
         The fitted estimator or Pipeline, of the classes that saved it.
     """
     path = Path(path)
-    config, _ = _persistence.load(path)
+    config, _ = _model_files.load(path)
     name = config.get("class")
     if name == "Pipeline":
         steps = config["params"]["steps"]

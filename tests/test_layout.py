@@ -107,6 +107,62 @@ def test_the_spikes_layer_imports_nothing_above_it():
             assert not above, (module, above)
 
 
+# Bottom-up: a module imports its own layer, layers below, leaf helpers (modules that
+# import nothing of the package: _optional, _model_files, exceptions...) and the formulas
+# every layer scores with (evaluation.metrics and its one score mixin, evaluation._score).
+LAYERS = ["_core", "spikes", "io", "datasets", "sae", "adapters", "evaluation", "app"]
+FORMULAS = {"sklearn_mini.evaluation.metrics", "sklearn_mini.evaluation._score"}
+
+
+def _layer(module):
+    parts = module.split(".")
+    return LAYERS.index(parts[1]) if len(parts) > 1 and parts[1] in LAYERS else None
+
+
+def test_layers_import_downwards_only():
+    graph = import_graph()
+    leaves = {module for module, targets in graph.items() if not targets}
+    upward = []
+    for module, targets in graph.items():
+        layer = _layer(module)
+        if layer is None:  # the package's top: __init__, saving, earlier import paths
+            continue
+        for target in targets - leaves - FORMULAS:
+            if _layer(target) is None or _layer(target) > layer:
+                upward.append(f"{module} -> {target}")
+    assert upward == []
+
+
+def test_the_layer_check_sees_an_upward_import():
+    graph = {"sklearn_mini.sae.spike": {"sklearn_mini.app.report"},
+             "sklearn_mini.app.report": {"sklearn_mini.sae.spike"}}
+    assert _layer("sklearn_mini.sae.spike") < _layer("sklearn_mini.app.report")
+    assert any(_layer(t) > _layer(m) for m, ts in graph.items() for t in ts)
+
+
+def test_the_version_is_the_one_in_pyproject():
+    import re
+
+    import sklearn_mini
+
+    # No tomllib before Python 3.11: the line itself.
+    pyproject = (PACKAGE.parent / "pyproject.toml").read_text()
+    assert re.search(r'^version = "([^"]+)"$', pyproject, re.M).group(1) == sklearn_mini.__version__
+
+
+def test_earlier_paths_are_the_moved_modules_and_compare_stays_the_function():
+    import subprocess
+    import sys
+
+    code = ("import sklearn_mini.compare, sklearn_mini.metrics, sklearn_mini.report\n"
+            "import sklearn_mini as sm\n"
+            "assert callable(sm.compare) and not isinstance(sm.compare, type(sm)), sm.compare\n"
+            "assert sm.metrics is sm.evaluation.metrics\n"
+            "from sklearn_mini.compare import matched_models\n"
+            "assert matched_models.__module__ == 'sklearn_mini.evaluation.compare'\n")
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
 def test_public_names_import_from_where_they_did_before_the_move():
     # Issue 20: the layers moved (spikes package, io.formats, _params, _score, the
     # sparsity package); every public import path of the release before stays.
@@ -126,8 +182,43 @@ def test_public_names_import_from_where_they_did_before_the_move():
                                     "DeadLatentWarning", "FitInterruptedWarning"],
         "sklearn_mini.sae": ["SpikeSAE", "auto_topk", "auto_d_sae", "auto_lr"],
         "sklearn_mini.compare": ["compare", "frontier", "matched_models", "evaluate"],
+        # Moved to the evaluation, sae and app packages (issue 20's layers):
+        "sklearn_mini.metrics": ["explained_variance", "r2_per_unit", "dense_float64"],
+        "sklearn_mini.features": ["feature_recovery", "latent_selectivity", "top_latents"],
+        "sklearn_mini.baselines": ["PCA", "NMF"],
+        "sklearn_mini.model_selection": ["DSAESearch"],
+        "sklearn_mini.stability": ["StableFeatures"],
+        "sklearn_mini.behaviour": ["auroc", "score_latents"],
+        "sklearn_mini.matryoshka": ["MatryoshkaSAE"],
+        "sklearn_mini.cli": ["main"],
+        "sklearn_mini.cards": [],
+        "sklearn_mini.plotting": [],
     }
     for module, names in before.items():
         imported = importlib.import_module(module)
         for name in names:
             assert hasattr(imported, name), f"{module}.{name}"
+
+
+# A module longer than this holds more than one idea, unless its docstring says why not
+# (a line starting "Long because").
+MAX_MODULE_LINES = 450
+
+
+def test_no_module_is_long_without_a_reason_in_its_docstring():
+    long = []
+    for path in PACKAGE.rglob("*.py"):
+        text = path.read_text()
+        doc = ast.get_docstring(ast.parse(text)) or ""
+        if len(text.splitlines()) > MAX_MODULE_LINES and "Long because" not in doc:
+            long.append(f"{path.relative_to(PACKAGE)}: {len(text.splitlines())} lines")
+    assert long == []
+
+
+def test_tests_are_laid_out_like_the_package():
+    # tests/<layer>/ for every layer with tests (core is the private _core).
+    tests = pathlib.Path(__file__).resolve().parent
+    folders = {p.name for p in tests.iterdir() if p.is_dir() and (p / "__init__.py").exists()}
+    assert folders and folders <= {layer.lstrip("_") for layer in LAYERS}, folders
+    assert not list(tests.glob("test_*.py")) == [] and {p.name for p in tests.glob(
+        "test_*.py")} <= {"test_layout.py", "test_docstrings.py"}  # the package as a whole

@@ -5,7 +5,7 @@ validate it."""
 import numpy as np
 from sklearn.utils.validation import validate_data
 
-from .._score import ReconstructionScoreMixin
+from ..evaluation._score import ReconstructionScoreMixin
 
 
 class ValidatedReconstructionScoreMixin(ReconstructionScoreMixin):

@@ -11,7 +11,7 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._core.device import resolve_device
 from .._optional import require
-from .._score import ReconstructionScoreMixin
+from ..evaluation._score import ReconstructionScoreMixin
 from ._rng import isolated_torch_rng
 
 

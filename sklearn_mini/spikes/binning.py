@@ -11,56 +11,16 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from .container import TIME_UNITS, SpikeTrains
 from .convert import as_spike_trains
-from .grid import bin_edges, column_stats, dense_counts, grid_span, spike_bins
+from .grid import bin_edges, bin_spikes, column_stats, count_bins, dense_counts, grid_span
+from ._binner_persistence import _BinnerSaveLoadMixin
 from .quality import count_isi_violations, isi_violation_ratio, qc_summary
-
-
-def count_bins(spikes, bin_size, anchor=0.0):
-    """Number of rows :func:`bin_spikes` makes: grid bins over every valid interval."""
-    return sum(grid_span(anchor, bin_size, a, b)[1] for a, b in spikes.intervals)
 
 
 def _gigabytes(n_bytes):
     return f"{n_bytes / 1e9:.3g} GB"
 
 
-def bin_spikes(spikes, bin_size, columns, anchor=0.0):
-    """Bin coordinates of ``spikes`` on the grid ``anchor + i * bin_size``.
-
-    Every valid interval ``[a, b)`` of the container contributes the grid bins that
-    overlap it, in time order; a bin cut by the interval's ends counts only the spikes
-    inside the interval. ``columns[code]`` is the output column of each unit code, or -1
-    for units to drop.
-
-    Returns
-    -------
-    rows, cols : ndarray of shape (n_kept_spikes,)
-        Row (bin, non-decreasing) and column (unit) of every kept spike.
-    starts : ndarray of shape (n_bins,)
-        Left edge (s) of every bin on the grid; ``n_bins = starts.size``.
-    """
-    rows, cols, starts = [], [], []
-    offset = 0
-    all_kept = columns.size == 0 or columns.min() >= 0
-    for a, b in spikes.intervals:
-        first, count = grid_span(anchor, bin_size, a, b)
-        edges = bin_edges(anchor, bin_size, first, count)
-        starts.append(edges[:-1].copy())
-        edges[0], edges[-1] = max(edges[0], a), min(edges[-1], b)
-        lo, hi, row = spike_bins(spikes.times, edges)
-        col = columns[spikes.codes[lo:hi]]
-        if not all_kept:
-            keep = col >= 0
-            row, col = row[keep], col[keep]
-        rows.append(row + offset if offset else row)
-        cols.append(col)
-        offset += count
-    if len(rows) == 1:  # the usual single interval: no copies
-        return rows[0], cols[0], starts[0]
-    return np.concatenate(rows), np.concatenate(cols), np.concatenate(starts)
-
-
-class SpikeBinner(TransformerMixin, BaseEstimator):
+class SpikeBinner(_BinnerSaveLoadMixin, TransformerMixin, BaseEstimator):
     """Bin spike times into a (time bins x units) matrix, with unit QC and normalisation.
 
     ``fit`` chooses the units to keep (firing rate, refractory violations, labels) and
@@ -458,85 +418,11 @@ class SpikeBinner(TransformerMixin, BaseEstimator):
         return np.asarray([u if isinstance(u, str) else f"unit_{u}"
                            for u in self.unit_ids_.tolist()], dtype=object)
 
-    # ------------------------------------------------------------ persistence
-    _SAVED_ARRAYS = ("firing_rates_", "isi_violations_", "scale_", "mean_")
-
-    def save(self, path):
-        """Save the fitted binner to the directory ``path`` (safetensors + JSON, no pickle).
-
-        Saves what ``transform`` needs (kept units, per-unit scale and mean, the grid's
-        start) and the quality-control record ``qc_``.
-
-        Parameters
-        ----------
-        path : str or path-like
-            Directory to create (or overwrite files in).
-
-        Returns
-        -------
-        path : pathlib.Path
-            The directory written.
-        """
-        import torch
-
-        from .. import _persistence
-
-        check_is_fitted(self)
-        tensors = {name: torch.from_numpy(np.asarray(getattr(self, name), dtype=np.float64))
-                   for name in self._SAVED_ARRAYS}
-        tensors["qc_firing_rate"] = torch.from_numpy(np.asarray(self.qc_["firing_rate"], float))
-        tensors["qc_isi_violations"] = torch.from_numpy(
-            np.asarray(self.qc_["isi_violations"], float))
-        tensors["qc_kept"] = torch.from_numpy(np.asarray(self.qc_["kept"], dtype=bool))
-        fitted = {"unit_ids_": _persistence.ids_to_json(self.unit_ids_),
-                  "t_start_": self.t_start_,
-                  "qc_unit_id": _persistence.ids_to_json(self.qc_["unit_id"]),
-                  "qc_reason": [str(r) for r in self.qc_["reason"]]}
-        params = self.get_params(deep=False)
-        return _persistence.save(path, type(self).__name__, params, fitted, tensors)
-
-    @classmethod
-    def load(cls, path):
-        """Load a binner written by :meth:`save` (no pickle is executed).
-
-        Parameters
-        ----------
-        path : str or path-like
-            Directory written by :meth:`save`.
-
-        Returns
-        -------
-        binner : SpikeBinner
-            The fitted binner.
-        """
-        from .. import _persistence
-
-        config, tensors = _persistence.load(path, cls.__name__)
-        params = dict(config["params"])
-        if params.get("unit_labels") is not None:
-            params["unit_labels"] = tuple(params["unit_labels"])
-        binner = cls(**params)
-        fitted = config["fitted"]
-        binner.unit_ids_ = _persistence.ids_from_json(fitted["unit_ids_"])
-        n_kept, n_all = len(binner.unit_ids_), len(fitted["qc_unit_id"]["values"])
-        _persistence.expect_shapes(tensors, {
-            **{name: (n_kept,) for name in cls._SAVED_ARRAYS},
-            "qc_firing_rate": (n_all,), "qc_isi_violations": (n_all,), "qc_kept": (n_all,)})
-        for name in cls._SAVED_ARRAYS:
-            setattr(binner, name, tensors[name].numpy())
-        binner.t_start_ = float(fitted["t_start_"])
-        binner.qc_ = {"unit_id": _persistence.ids_from_json(fitted["qc_unit_id"]),
-                      "firing_rate": tensors["qc_firing_rate"].numpy(),
-                      "isi_violations": tensors["qc_isi_violations"].numpy(),
-                      "kept": tensors["qc_kept"].numpy(),
-                      "reason": np.asarray(fitted["qc_reason"], dtype=object)}
-        return binner
-
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
         # The input is a spike table, not a (samples x features) matrix: scikit-learn's
         # generic estimator checks feed random matrices and do not apply (as for text
-        # vectorizers). tests/test_binning.py checks the conventions directly.
+        # vectorizers). tests/spikes/test_binning.py checks the conventions directly.
         tags.input_tags.two_d_array = False
         tags.transformer_tags.preserves_dtype = []
         return tags

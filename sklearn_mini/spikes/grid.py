@@ -111,3 +111,44 @@ def column_stats(rows, cols, n_rows, n_cols):
         total_sq += np.einsum("ij,ij->j", counts, counts, dtype=np.float64)
     mean = total / max(1, n_rows)
     return peak.astype(np.float64), mean, np.sqrt(np.maximum(total_sq / max(1, n_rows) - mean ** 2, 0))
+
+
+def count_bins(spikes, bin_size, anchor=0.0):
+    """Number of rows :func:`bin_spikes` makes: grid bins over every valid interval."""
+    return sum(grid_span(anchor, bin_size, a, b)[1] for a, b in spikes.intervals)
+
+
+def bin_spikes(spikes, bin_size, columns, anchor=0.0):
+    """Bin coordinates of ``spikes`` on the grid ``anchor + i * bin_size``.
+
+    Every valid interval ``[a, b)`` of the container contributes the grid bins that
+    overlap it, in time order; a bin cut by the interval's ends counts only the spikes
+    inside the interval. ``columns[code]`` is the output column of each unit code, or -1
+    for units to drop.
+
+    Returns
+    -------
+    rows, cols : ndarray of shape (n_kept_spikes,)
+        Row (bin, non-decreasing) and column (unit) of every kept spike.
+    starts : ndarray of shape (n_bins,)
+        Left edge (s) of every bin on the grid; ``n_bins = starts.size``.
+    """
+    rows, cols, starts = [], [], []
+    offset = 0
+    all_kept = columns.size == 0 or columns.min() >= 0
+    for a, b in spikes.intervals:
+        first, count = grid_span(anchor, bin_size, a, b)
+        edges = bin_edges(anchor, bin_size, first, count)
+        starts.append(edges[:-1].copy())
+        edges[0], edges[-1] = max(edges[0], a), min(edges[-1], b)
+        lo, hi, row = spike_bins(spikes.times, edges)
+        col = columns[spikes.codes[lo:hi]]
+        if not all_kept:
+            keep = col >= 0
+            row, col = row[keep], col[keep]
+        rows.append(row + offset if offset else row)
+        cols.append(col)
+        offset += count
+    if len(rows) == 1:  # the usual single interval: no copies
+        return rows[0], cols[0], starts[0]
+    return np.concatenate(rows), np.concatenate(cols), np.concatenate(starts)

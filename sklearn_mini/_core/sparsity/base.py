@@ -36,7 +36,7 @@ class Sparsifier:
 
     name = ""
     # hyperparameter -> (default, scikit-learn constraints). Each is also an argument of
-    # the estimators' __init__, with the same default (tests/test_sparsity_registry.py).
+    # the estimators' __init__, with the same default (tests/core/test_sparsity_registry.py).
     params = {}
     fitted_attributes = ()  # estimator attributes that fit sets from :meth:`fitted`
     uses_threshold = False  # a calibrated inference threshold per level (BatchTopK)
