@@ -3,8 +3,8 @@
 Poisson spiking from planted dictionaries
 (:func:`sklearn_mini.datasets.make_dictionary_spikes`, 50 ms bins) at 250, 400, 739 and
 1000 units, and wide versions of two recovery-benchmark generators (broad_narrow at 300
-units, parent_child at 400); the first 70% of the bins train, the last 30% are held out, each unit is
-divided by its training maximum. For each, ``SpikeSAE(random_state=0)`` with its
+units, parent_child at 400); the first 70% of the bins train, the last 30% are held out,
+each unit is divided by its training maximum. For each, ``SpikeSAE(random_state=0)`` with its
 defaults at ``lr=5e-3`` and at ``lr='auto'`` (:func:`sklearn_mini.sae.auto_lr`), and
 with ``n_epochs=60`` where ``--epochs 60`` asks. Reported: epochs, fit seconds, the
 fraction of planted atoms matched by a learned atom at cosine >= 0.9, held-out
@@ -22,13 +22,16 @@ import time
 import warnings
 
 import numpy as np
+from bench_stopping import split, training_scale
 
 from sklearn_mini import SpikeSAE
-from sklearn_mini.datasets import (make_broad_narrow, make_dictionary_spikes, make_parent_child,
-                                   match_atoms)
+from sklearn_mini.datasets import (
+    make_broad_narrow,
+    make_dictionary_spikes,
+    make_parent_child,
+    match_atoms,
+)
 from sklearn_mini.sae import auto_lr
-
-from bench_stopping import split, training_scale
 
 GENERATORS = {
     "24000 x 250": (make_dictionary_spikes, dict(

@@ -20,13 +20,12 @@ import time
 import warnings
 
 import numpy as np
+from bench_recordings import RECORDINGS, load_split
 
 from sklearn_mini import SpikeBinner
 from sklearn_mini.compare import frontier, frontier_verdict, matched_models
 from sklearn_mini.datasets import make_spiking_features
 from sklearn_mini.sae import auto_d_sae
-
-from bench_recordings import RECORDINGS, load_split
 
 METHODS = ["SpikeSAE", "PCA", "NMF", "dictionary (OMP)"]
 

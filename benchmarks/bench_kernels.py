@@ -43,7 +43,6 @@ import numpy as np
 import torch
 
 from sklearn_mini import SpikeSAE
-from sklearn_mini.sae import _inference as _sae_inference
 from sklearn_mini._core import sparse_ops, training
 from sklearn_mini._core.data import as_rows
 from sklearn_mini._core.model import SAEModule
@@ -51,6 +50,7 @@ from sklearn_mini._core.solver import level_statistics
 from sklearn_mini._core.sparsity import make_sparsifier
 from sklearn_mini._core.threads import cpu_threads
 from sklearn_mini._core.training import Level, TrainConfig, Trainer
+from sklearn_mini.sae import _inference as _sae_inference
 
 # (n_units, d_sae, topk): the MEA stand-in (bench_stopping), the retinal waves' seed
 # levels (retinal_waves_bar), bench_sae's first size.
@@ -198,7 +198,8 @@ def top1_rows(widths, batch_size, repeats):
 
 # ----------------------------------------------------------------------- inference
 def inference_section(shapes, elements, n_rows, repeats):
-    print(f"\ninference: INFERENCE_ELEMENTS = 2^{int(math.log2(_sae_inference.INFERENCE_ELEMENTS))}; "
+    log_elements = int(math.log2(_sae_inference.INFERENCE_ELEMENTS))
+    print(f"\ninference: INFERENCE_ELEMENTS = 2^{log_elements}; "
           f"transform + post-fit statistics of {n_rows} rows, ms")
     rng = np.random.default_rng(0)
     rows, saved = [], _sae_inference.INFERENCE_ELEMENTS
@@ -237,7 +238,8 @@ def main():
     parser.add_argument("--smoke", action="store_true", help="tiny shapes, for CI")
     args = parser.parse_args()
     aux, grad, infer = AUX_SHAPES, GRADIENT_SHAPES, INFERENCE_SHAPES
-    fractions, per_row, elements, n_rows = DEAD_FRACTIONS, ENTRIES_PER_ROW, INFERENCE_ELEMENTS, 30_000
+    fractions, per_row = DEAD_FRACTIONS, ENTRIES_PER_ROW
+    elements, n_rows = INFERENCE_ELEMENTS, 30_000
     if args.smoke:
         aux, grad, infer = [(40, 160, 4)], [(40, 160)], [(40, 160, 4)]
         fractions, per_row, elements, n_rows = (0.1, 0.9), (4, 32), (2**16, 2**12), 2000

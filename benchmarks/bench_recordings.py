@@ -27,14 +27,13 @@ import time
 import warnings
 
 import numpy as np
+from _wave1 import wave1_params
 from sklearn.decomposition import NMF, PCA
 
 from sklearn_mini import SpikeBinner, SpikeSAE
 from sklearn_mini.io import load_aplysia, load_retina, load_retinal_waves
 from sklearn_mini.metrics import dead_fraction, explained_variance, units_per_atom
 from sklearn_mini.stability import seed_consistency
-
-from _wave1 import wave1_params
 
 RECORDINGS = {
     "retinal waves": ("retinal_waves_eglen2014/Stafford2009_WT_37C_Dorsal_2008-06-27-0.h5",
@@ -145,7 +144,8 @@ def main():
                   f"{r['topk']} | {r['ev']:.3f} | {r['l0']:.2f} | {r['pca']:.3f} | "
                   f"{r['nmf']:.3f} | {r['dead']:.1%} ({r['dead_test']:.1%}) "
                   f"[{r['dead_max']:.1%}] | "
-                  f"{r['units']:.1f} | {_consistency(r['consistency'])} | {r['fit_s']:.0f} |", flush=True)
+                  f"{r['units']:.1f} | {_consistency(r['consistency'])} | {r['fit_s']:.0f} |",
+                  flush=True)
 
 
 if __name__ == "__main__":

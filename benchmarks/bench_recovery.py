@@ -32,6 +32,7 @@ import time
 import warnings
 
 import numpy as np
+from _wave1 import wave1_params
 
 from sklearn_mini import MatryoshkaSAE, SpikeSAE
 from sklearn_mini.baselines import NMF, PCA, k_sparse_dictionary, sparse_nmf
@@ -39,8 +40,6 @@ from sklearn_mini.datasets import RECOVERY_GENERATORS, match_atoms
 from sklearn_mini.metrics import explained_variance
 from sklearn_mini.sae import auto_topk
 from sklearn_mini.stability import seed_consistency
-
-from _wave1 import wave1_params
 
 THRESHOLD = 0.9
 # The generators, and the noiseless variant of the first (where NMF does well).

@@ -7,15 +7,17 @@ Run by hand::
     python benchmarks/bench_sae.py --smoke         # seconds-long run (CI)
 
 For every size, in one run: ``reference`` (``reference_sae.py``: the plain dense
-implementation), then SpikeSAE with ``decoder_path`` ``dense`` and ``sparse``, all on the same Poisson counts (a planted sparse dictionary), the same seed and
+implementation), then SpikeSAE with ``decoder_path`` ``dense`` and ``sparse``, all on
+the same Poisson counts (a planted sparse dictionary), the same seed and
 hyperparameters; the ``auto`` row names the path ``decoder_path='auto'`` picks (its
-numbers are that path's: it runs the same code). Each fit runs in a fresh subprocess after a short warm-up fit, so its
-peak memory is its own: ``peak MB`` is the growth of the process's peak resident memory
-(CPU) or ``torch.cuda.max_memory_allocated`` (CUDA) during the fit, and ``budget x`` is
-that peak over (data + parameters + Adam state). Throughput is ``n_samples * n_epochs /
-fit seconds`` (including SpikeSAE's post-fit threshold calibration and dead-latent pass;
-the fastest of 3 fits for sizes up to 2^18 weights per matrix, where noise matters);
-EV is the explained variance of each model's reconstructions of the training data.
+numbers are that path's: it runs the same code). Each fit runs in a fresh subprocess
+after a short warm-up fit, so its peak memory is its own: ``peak MB`` is the growth of the
+process's peak resident memory (CPU) or ``torch.cuda.max_memory_allocated`` (CUDA) during
+the fit, and ``budget x`` is that peak over (data + parameters + Adam state). Throughput is
+``n_samples * n_epochs / fit seconds`` (including SpikeSAE's post-fit threshold calibration
+and dead-latent pass; the fastest of 3 fits for sizes up to 2^18 weights per matrix, where
+noise matters); EV is the explained variance of each model's reconstructions of the training
+data.
 """
 
 import argparse
@@ -74,6 +76,7 @@ def repeats(n_features, d_sae):
 def fit_one(path, n_samples, n_features, d_sae, topk, n_epochs, device, batch_size):
     """One timed fit (in this process); returns a dict of measurements."""
     from reference_sae import fit_reference, reconstruct_reference
+
     from sklearn_mini import SpikeSAE
 
     X = make_data(n_samples, n_features)

@@ -28,11 +28,10 @@ import time
 import warnings
 
 import numpy as np
+from bench_recordings import load_split
 
 from sklearn_mini import SpikeSAE
 from sklearn_mini.datasets import make_dictionary_spikes, make_shared_assemblies
-
-from bench_recordings import load_split
 
 RULES = {
     "convergence rule (defaults)": {},

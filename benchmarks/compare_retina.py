@@ -39,8 +39,9 @@ def main():
         f"NMF ({k})": binned(NMF(n_components=k, init="nndsvda", max_iter=500, random_state=0)),
     }
     try:
-        from sklearn_mini.adapters import CEBRAEmbedding
         import cebra  # noqa: F401
+
+        from sklearn_mini.adapters import CEBRAEmbedding
 
         methods[f"CEBRA ({k})"] = binned(CEBRAEmbedding(output_dimension=k,
                                                         max_iterations=cebra_iters,

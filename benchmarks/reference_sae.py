@@ -4,7 +4,8 @@ Written the way public SAE code usually is (and independent of sklearn_mini's co
 whole batch x d_sae code matrix is formed, decoded by a dense product, and
 back-propagated through dense products; torch's default Adam; one loss read per step
 for logging. Same model and hyperparameters as ``SpikeSAE`` in ``bench_sae.py`` (its
-wave-1 defaults: BatchTopK, unconstrained atoms): tied unit-norm initialisation, decoder bias from the data mean subtracted before encoding, ReLU output,
+wave-1 defaults: BatchTopK, unconstrained atoms): tied unit-norm initialisation, decoder
+bias from the data mean subtracted before encoding, ReLU output,
 MSLE loss (tau 1), aux loss on latents dead for half an epoch of steps (k_aux =
 n_features // 2, coefficient 1/32),
 Adam at lr 5e-3, unit-norm decoder rows with the radial gradient removed. The schedule

@@ -25,12 +25,11 @@ import pathlib
 import time
 
 import numpy as np
+from bench_recordings import used_atom_size
 
 from sklearn_mini import MatryoshkaSAE, SpikeBinner
 from sklearn_mini.io import load_retinal_waves
 from sklearn_mini.metrics import dead_fraction, explained_variance, r2_per_unit
-
-from bench_recordings import used_atom_size
 
 LEVELS = ((256, 8), (512, 16), (1024, 24))
 WEIGHTS = (1, 1.25, 1.5)

@@ -1,6 +1,7 @@
 """sklearn_mini: sparse autoencoders for neural spike data, as scikit-learn estimators."""
 
-from .spikes.binning import SpikeBinner
+from ._version import __version__
+
 # Through the earlier path on purpose: importing the submodule sklearn_mini.compare binds
 # the package attribute ``compare`` to it, so it must happen here, before the function
 # of the same name takes that attribute (a later `import sklearn_mini.compare` then
@@ -10,8 +11,7 @@ from .sae.matryoshka import MatryoshkaSAE
 from .sae.spike import SpikeSAE
 from .saving import load, save
 from .spikes import SpikeTrains, as_spike_trains
-
-from ._version import __version__
+from .spikes.binning import SpikeBinner
 
 __all__ = ["MatryoshkaSAE", "SpikeBinner", "SpikeSAE", "SpikeTrains", "as_spike_trains", "compare",
            "load", "plot_comparison", "save", "__version__"]

@@ -15,9 +15,9 @@ from . import _model_files
 
 
 def _classes():
-    from .spikes.binning import SpikeBinner
     from .sae.matryoshka import MatryoshkaSAE
     from .sae.spike import SpikeSAE
+    from .spikes.binning import SpikeBinner
 
     return {cls.__name__: cls for cls in (SpikeBinner, SpikeSAE, MatryoshkaSAE)}
 

@@ -69,7 +69,8 @@ def as_rows(X):
 
 
 def training_rows(X, dtype, device, limit_bytes):
-    """:class:`DeviceRows` when ``X`` (as ``dtype``) fits in ``limit_bytes``, else :class:`HostRows`."""
+    """:class:`DeviceRows` when ``X`` (as ``dtype``) fits in ``limit_bytes``, else
+    :class:`HostRows`."""
     size = X.shape[0] * X.shape[1] * torch.empty((), dtype=dtype).element_size()
     cls = DeviceRows if size <= limit_bytes else HostRows
     return cls(X, dtype, device)

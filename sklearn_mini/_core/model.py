@@ -362,7 +362,8 @@ def standalone_decoder(module):
     inspected or exported without sklearn_mini.
     """
     sizes = [module.d_sae, *module.decoder_layers, module.n_features]
-    weights = [module.W_dec.T, *module.hidden_weights] if module.decoder_layers else [module.W_dec.T]
+    hidden = list(module.hidden_weights) if module.decoder_layers else []
+    weights = [module.W_dec.T, *hidden]
     biases = ([module.hidden_bias, *module.hidden_biases, module.b_dec] if module.decoder_layers
               else [module.b_dec])
     layers = []

@@ -8,7 +8,6 @@ import warnings
 
 import torch
 
-
 # ``a @ S`` (S sparse, ``a.shape[1]`` x ``n_cols``) is formed by scattering S into a dense
 # matrix and one dense product, rather than by a sparse product, while S has at least one
 # entry per this many of its cells: benchmarks/bench_kernels.py --only gradient puts the

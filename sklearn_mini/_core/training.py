@@ -207,9 +207,9 @@ class Trainer:
         elif aux:
             below = raw[len(raw) - len(aux_selection.cols):].clamp(max=0.0) * is_dead
             cols, offsets = aux_selection.cols, aux_selection.offsets
-            residual_hat = (module.decode_sparse(parts[-1] * is_dead, cols, offsets, with_bias=False)
-                            + module.decode_sparse(below, cols, offsets, with_bias=False,
-                                                   frozen=True))
+            residual_hat = (
+                module.decode_sparse(parts[-1] * is_dead, cols, offsets, with_bias=False)
+                + module.decode_sparse(below, cols, offsets, with_bias=False, frozen=True))
             total = total + self._aux_loss(x, x_hat, residual_hat)
         return total, hits > 0
 
@@ -346,7 +346,8 @@ class Trainer:
                     running += torch.where(finite, loss, 0.0)
                     counted += finite
                     bar.update()
-                    if not bar.disable and ((i + 1) % LOG_INTERVAL == 0 or i + 1 == steps_per_epoch):
+                    shown = (i + 1) % LOG_INTERVAL == 0 or i + 1 == steps_per_epoch
+                    if not bar.disable and shown:
                         # The only host synchronisation inside an epoch, and only when shown.
                         bar.set_postfix(epoch=pos.epoch + 1,
                                         loss=f"{float(running) / max(1, int(counted)):.4g}")

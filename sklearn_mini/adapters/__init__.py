@@ -7,7 +7,9 @@ LFADS needs ``lfads_torch`` installed from source (``LFADS_INSTALL``).
 
 from ._rng import isolated_torch_rng
 from .cebra import CEBRAEmbedding
-from .lfads import INSTALL as LFADS_INSTALL, LFADS, lfads_available
+from .lfads import INSTALL as LFADS_INSTALL
+from .lfads import LFADS, lfads_available
 from .slicetca import SliceTCA
 
-__all__ = ["CEBRAEmbedding", "LFADS", "LFADS_INSTALL", "SliceTCA", "isolated_torch_rng", "lfads_available"]
+__all__ = ["CEBRAEmbedding", "LFADS", "LFADS_INSTALL", "SliceTCA", "isolated_torch_rng",
+           "lfads_available"]

@@ -206,7 +206,8 @@ class SliceTCA(ValidatedReconstructionScoreMixin, BaseEstimator):
         A = self._design(self.trial_length)
         trials = codes @ A.T  # n_trials x (units * time)
         T = self.trial_length
-        return trials.reshape(-1, self.n_features_in_, T).transpose(0, 2, 1).reshape(-1, self.n_features_in_)
+        n = self.n_features_in_
+        return trials.reshape(-1, n, T).transpose(0, 2, 1).reshape(-1, n)
 
     def reconstruct(self, X):
         """Reconstruction of ``X`` row for row (a partial final trial included).

@@ -12,9 +12,9 @@ from sklearn.base import clone
 from sklearn.pipeline import make_pipeline
 
 from ..evaluation._parallel import map_tasks
-from ..spikes.binning import SpikeBinner
 from ..evaluation.compare import evaluate, matched_models
 from ..sae._base import _BaseSAE
+from ..spikes.binning import SpikeBinner
 
 
 @dataclass

@@ -19,8 +19,8 @@ from ..evaluation.behaviour import (
     score_latents,
     spectral_fidelity,
 )
-from .cards import feature_cards
 from ..evaluation.stability import latent_stability, seed_consistency
+from .cards import feature_cards
 
 MAX_SINGLE_DECODERS = 32  # single-latent decoders for the most important latents
 TOP_PAIRS = 5  # (latent, condition) pairs listed per label in summary.md

@@ -12,8 +12,8 @@ import time
 from pathlib import Path
 
 from .._version import __version__
-from ..evaluation.compare import frontier_verdict
 from ..datasets import make_spiking_features
+from ..evaluation.compare import frontier_verdict
 
 # Options of the top-level parser itself; any other leading option is the demo's.
 TOP_LEVEL_OPTIONS = ("-h", "--help", "--version")
@@ -50,7 +50,8 @@ def _run(args, spikes, truth, source):
             extra = f"; coarse by level 0: {rec.level_fraction_coarse[0]:.0%}"
         print(f"planted features recovered by {name:<13}: {rec.fraction:.0%} "
               f"(coarse {rec.fraction_coarse:.0%}, fine {rec.fraction_fine:.0%}{extra})")
-    print(f"\nreport written to {args.out}/summary.md and features.html ({time.perf_counter() - start:.0f} s)")
+    seconds = time.perf_counter() - start
+    print(f"\nreport written to {args.out}/summary.md and features.html ({seconds:.0f} s)")
     return 0
 
 

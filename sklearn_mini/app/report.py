@@ -9,20 +9,19 @@ import pathlib
 import numpy as np
 
 from .._core.data import active_units_per_bin
-from ._job_fits import plan_fits, quiet, run_fits, run_order
-from ._job_latents import latent_section
 from ..evaluation._parallel import n_workers
-from ._progress import JobProgress
 from ..evaluation.baselines import NMF, PCA
-from ..spikes.binning import SpikeBinner
-from ..spikes.quality import qc_summary
 from ..evaluation.compare import COLUMNS, frontier_verdict
 from ..evaluation.features import feature_recovery, latent_selectivity, top_latents
-from ..sae.matryoshka import MatryoshkaSAE
 from ..evaluation.metrics import r2_per_unit, reconstruct_with
-from ..sae.spike import SpikeSAE, auto_d_sae, auto_topk
 from ..io.formats import read_recording  # noqa: F401  (its public path before io had it)
-
+from ..sae.matryoshka import MatryoshkaSAE
+from ..sae.spike import SpikeSAE, auto_d_sae, auto_topk
+from ..spikes.binning import SpikeBinner
+from ..spikes.quality import qc_summary
+from ._job_fits import plan_fits, quiet, run_fits, run_order
+from ._job_latents import latent_section
+from ._progress import JobProgress
 
 # Most components of the job's PCA and NMF rows (default_models).
 DENSE_MAX_COMPONENTS = 128

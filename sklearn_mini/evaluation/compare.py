@@ -149,8 +149,8 @@ def matched_models(k, d_sae=40, random_state=0, **sae_params):
     models : dict of str to estimator
         ``'SpikeSAE'``, ``'PCA'``, ``'NMF'`` and ``'dictionary (OMP)'``, each unfitted.
     """
-    from .baselines import NMF, PCA, k_sparse_dictionary
     from ..sae.spike import SpikeSAE
+    from .baselines import NMF, PCA, k_sparse_dictionary
 
     return {
         "SpikeSAE": SpikeSAE(d_sae=d_sae, topk=k, random_state=random_state, **sae_params),

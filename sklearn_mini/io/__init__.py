@@ -2,7 +2,8 @@
 
 Any of the formats below from its path (:func:`read_recording`). Formats: NWB units
 tables (:func:`read_nwb`), Kilosort/Phy folders
-(:func:`read_kilosort`), behaviour and stimulus label files (:func:`read_labels`), Allen Brain Observatory sessions (:func:`load_allen_session`,
+(:func:`read_kilosort`), behaviour and stimulus label files (:func:`read_labels`), Allen
+Brain Observatory sessions (:func:`load_allen_session`,
 needs allensdk), pynapple and neo objects (:func:`from_pynapple`, :func:`to_pynapple`,
 :func:`from_neo`, :func:`to_neo`), and the public recordings used by the tests and
 examples (:func:`load_retinal_waves`, :func:`load_aplysia`, :func:`load_retina`).

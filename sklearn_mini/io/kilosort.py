@@ -14,7 +14,8 @@ def read_params(path):
     values = {}
     tree = ast.parse(Path(path).read_text())
     for node in tree.body:
-        if isinstance(node, ast.Assign) and len(node.targets) == 1 and isinstance(node.targets[0], ast.Name):
+        if (isinstance(node, ast.Assign) and len(node.targets) == 1
+                and isinstance(node.targets[0], ast.Name)):
             try:
                 values[node.targets[0].id] = ast.literal_eval(node.value)
             except ValueError:
@@ -75,7 +76,8 @@ def read_kilosort(folder, sampling_rate=None):
         cluster_path = folder / "spike_templates.npy"
     clusters = np.load(cluster_path, allow_pickle=False).ravel().astype(np.int64)
     if clusters.size != samples.size:
-        raise ValueError(f"{cluster_path.name} has {clusters.size} entries for {samples.size} spikes.")
+        raise ValueError(f"{cluster_path.name} has {clusters.size} entries for "
+                         f"{samples.size} spikes.")
 
     columns = {}
     for tsv in sorted(folder.glob("cluster_*.tsv")):
@@ -88,7 +90,8 @@ def read_kilosort(folder, sampling_rate=None):
     for name in ("cluster_KSLabel.tsv", "cluster_group.tsv"):  # later files win
         if (folder / name).is_file():
             labels.update(_cluster_column(folder / name)[1])
-    unit_ids = np.union1d(np.unique(clusters), np.fromiter(labels, dtype=np.int64, count=len(labels)))
+    labelled = np.fromiter(labels, dtype=np.int64, count=len(labels))
+    unit_ids = np.union1d(np.unique(clusters), labelled)
     info = {name: np.array([values.get(int(u), "") for u in unit_ids], dtype=object)
             for name, values in columns.items()}
     if labels:

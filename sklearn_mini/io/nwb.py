@@ -3,8 +3,8 @@
 import numpy as np
 from sklearn.utils import Bunch
 
-from ..spikes import SpikeTrains, subtract_intervals
 from .._optional import require
+from ..spikes import SpikeTrains, subtract_intervals
 
 _SKIP = {"id", "spike_times", "spike_times_index", "electrodes", "electrodes_index",
          "waveform_mean", "waveform_sd", "waveforms", "waveforms_index",

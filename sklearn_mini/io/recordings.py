@@ -14,8 +14,8 @@ import numpy as np
 import scipy.io
 from sklearn.utils import Bunch
 
-from ..spikes import SpikeTrains
 from .._optional import require
+from ..spikes import SpikeTrains
 
 
 def load_retinal_waves(path):
@@ -39,7 +39,8 @@ def load_retinal_waves(path):
         times = np.ravel(f["spikes"][()]).astype(np.float64)
         counts = np.ravel(f["sCount"][()]).astype(np.int64)
         epos = np.asarray(f["epos"][()]) if "epos" in f else None
-        duration = float(np.ravel(f["summary/duration"][()])[0]) if "summary/duration" in f else None
+        duration = (float(np.ravel(f["summary/duration"][()])[0])
+                    if "summary/duration" in f else None)
     n_units = counts.size
     info = {}
     if epos is not None:
@@ -76,9 +77,9 @@ def load_retina(path, window=0.3):
     """Salamander retina responses to flashed stimuli (Onken et al. 2016).
 
     ``Spikes`` is ``(n_stimuli, 1)`` of ``(n_neurons, n_trials)`` cells of spike times in
-    ms after stimulus onset (whole ms, 1 to 300). Presentations are laid end to end, trial by trial (all
-    stimuli of trial 0, then of trial 1, ...), each ``window`` seconds long, so contiguous
-    blocks of time are whole trials.
+    ms after stimulus onset (whole ms, 1 to 300). Presentations are laid end to end, trial
+    by trial (all stimuli of trial 0, then of trial 1, ...), each ``window`` seconds long,
+    so contiguous blocks of time are whole trials.
 
     Parameters
     ----------

@@ -23,23 +23,23 @@ from sklearn.base import (
 )
 from sklearn.utils import check_random_state
 
-from ._params import shared_constraints
-from ..evaluation._score import ReconstructionScoreMixin
-from ._config import NON_NEGATIVE_LOSSES, _ConfigMixin
-from ._inference import _InferenceMixin, inference_rows
-from ._save_load import _SaveLoadMixin
 from .._core import init as core_init
+from .._core.data import default_limit_bytes, minimum, training_rows
 from .._core.device import resolve_device, resolve_dtype
 from .._core.model import SAEModule, standalone_decoder
-from .._core.sparsity import REGISTRY
 from .._core.solver import epoch_monitor, solve
-from .._core.train_state import Position, TrainState
-from ._resume import Checkpoints
-from .._core.data import default_limit_bytes, minimum, training_rows
+from .._core.sparsity import REGISTRY
 from .._core.threads import cpu_threads
-from ._sequence import windows
-from ..exceptions import DeadLatentWarning, FitInterruptedWarning
+from .._core.train_state import Position, TrainState
+from ..evaluation._score import ReconstructionScoreMixin
 from ..evaluation.metrics import explained_variance
+from ..exceptions import DeadLatentWarning, FitInterruptedWarning
+from ._config import NON_NEGATIVE_LOSSES, _ConfigMixin
+from ._inference import _InferenceMixin, inference_rows
+from ._params import shared_constraints
+from ._resume import Checkpoints
+from ._save_load import _SaveLoadMixin
+from ._sequence import windows
 
 # fit warns (DeadLatentWarning) when more than this fraction of the latents is dead.
 DEAD_WARNING_FRACTION = 0.25
@@ -72,7 +72,8 @@ class _BaseSAE(ReconstructionScoreMixin, _ConfigMixin, _InferenceMixin, _SaveLoa
             n_levels=len(levels),
             **self._module_kwargs(output_relu),
         )
-        module.init_decoder_bias(core_init.decoder_bias(data, self.decoder_bias_init, generator=generator))
+        module.init_decoder_bias(core_init.decoder_bias(data, self.decoder_bias_init,
+                                                        generator=generator))
         return module
 
     def _check_transform_algorithm(self):

@@ -14,10 +14,10 @@ import torch
 from sklearn.utils.validation import validate_data
 
 from .._core.device import resolve_dtype
-from .._core.sparsity import make_sparsifier
 from .._core.matryoshka import NestingPolicy
-from .._core.train_state import TrainConfig
 from .._core.schedules import auto_lr
+from .._core.sparsity import make_sparsifier
+from .._core.train_state import TrainConfig
 
 # Losses that compare logs or Poisson likelihoods of counts: input must be non-negative.
 NON_NEGATIVE_LOSSES = ("msle", "msle_asym", "poisson")
@@ -147,4 +147,5 @@ class _ConfigMixin:
     def _n_epochs(self, steps_per_epoch):
         if self.n_epochs != "auto":
             return self.n_epochs
-        return min(AUTO_MAX_EPOCHS, max(AUTO_MIN_EPOCHS, math.ceil(AUTO_MIN_STEPS / steps_per_epoch)))
+        by_steps = math.ceil(AUTO_MIN_STEPS / steps_per_epoch)
+        return min(AUTO_MAX_EPOCHS, max(AUTO_MIN_EPOCHS, by_steps))

@@ -14,8 +14,8 @@ from sklearn.utils.validation import check_array, check_is_fitted
 
 from .._core.device import resolve_device
 from .._core.inference import CUDA_ROW_ALIGN, ROW_ALIGN, encode, iter_batches
-from ._sequence import lag_block, windows
 from ..evaluation.metrics import dense_float64, explained_variance
+from ._sequence import lag_block, windows
 
 # Rows per block for inference, at most; blocks also hold at most INFERENCE_ELEMENTS
 # codes (4 MB in float32), which bounds the memory of transform/score and of the
@@ -79,7 +79,8 @@ class _InferenceMixin:
         """
         atoms = module.W_dec[: level.d].double().cpu().numpy()
         centred = (x.double() - module.b_dec.double()).cpu().numpy()
-        codes = sparse_encode(centred, atoms, algorithm="omp", n_nonzero_coefs=min(level.k, level.d))
+        codes = sparse_encode(centred, atoms, algorithm="omp",
+                              n_nonzero_coefs=min(level.k, level.d))
         return torch.as_tensor(codes, dtype=x.dtype, device=x.device)
 
     def _out_dtype(self, X):

@@ -6,11 +6,11 @@ import numpy as np
 from sklearn.utils._param_validation import StrOptions
 from sklearn.utils.validation import check_is_fitted
 
-from ._base import _BaseSAE
-from ._params import sae_init
 from .._core.matryoshka import NestingPolicy
 from .._core.train_state import Level
 from ..evaluation.metrics import dense_float64, explained_variance
+from ._base import _BaseSAE
+from ._params import sae_init
 
 
 def _validate_levels(levels, level_weights):
@@ -78,10 +78,11 @@ class MatryoshkaSAE(_BaseSAE):
         final nesting. ``'none'``: latents keep their initial numbering.
         ``partial_fit`` never reorders.
     sparsity, loss, tau, l1_coef, l1_penalty, tanh_A, tanh_B, l1_warmup, l0_coef, \
-bandwidth, eps, decoder_layers, positive_dict, seq_len, transform_algorithm, decoder_path, aux_coef, k_aux, \
-dead_window, decoder_bias_init, subtract_decoder_bias, output_relu, optimizer, momentum_decay, lr, lr_schedule, \
-batch_size, n_epochs, tol, n_iter_no_change, early_stopping, validation_fraction, device, dtype, random_state, verbose, checkpoint_dir, checkpoint_every, \
-data_memory_limit
+bandwidth, eps, decoder_layers, positive_dict, seq_len, transform_algorithm, decoder_path, \
+aux_coef, k_aux, dead_window, decoder_bias_init, subtract_decoder_bias, output_relu, \
+optimizer, momentum_decay, lr, lr_schedule, batch_size, n_epochs, tol, n_iter_no_change, \
+early_stopping, validation_fraction, device, dtype, random_state, verbose, checkpoint_dir, \
+checkpoint_every, data_memory_limit
         As for :class:`~sklearn_mini.SpikeSAE`. With ``'batchtopk'`` each level keeps the
         ``k_l * batch_size`` largest pre-activations of its prefix during training and
         has its own calibrated inference threshold. The auxiliary dead-latent loss works
@@ -103,8 +104,8 @@ data_memory_limit
         Fraction of each level's block that never fires at that level's inference.
     dead_fraction_ : float
         Fraction of all latents that fire at no level's inference.
-    d_sae_, topk_, lr_, loss_curve_, validation_scores_, best_validation_score_, dead_fraction_curve_, \
-n_iter_, converged_, atom_turn_curve_, n_steps_, n_epochs_resumed_, \
+    d_sae_, topk_, lr_, loss_curve_, validation_scores_, best_validation_score_, \
+dead_fraction_curve_, n_iter_, converged_, atom_turn_curve_, n_steps_, n_epochs_resumed_, \
 mean_l0_, latent_frequency_, output_relu_, n_features_in_, feature_names_in_
         As for :class:`~sklearn_mini.SpikeSAE` (``topk_``, ``mean_l0_`` and
         ``latent_frequency_`` at the largest level).

@@ -4,11 +4,11 @@ from numbers import Integral
 
 from sklearn.utils._param_validation import Interval, StrOptions
 
-from ._base import _BaseSAE
-from ._params import sae_init
 from .._core.data import active_units_per_bin
 from .._core.schedules import auto_lr  # noqa: F401 (public here, beside auto_topk)
 from .._core.train_state import Level
+from ._base import _BaseSAE
+from ._params import sae_init
 
 
 def auto_d_sae(n_samples, n_features, topk):
@@ -203,9 +203,10 @@ class SpikeSAE(_BaseSAE):
         The fit is converged after this many epochs in a row without an improvement of
         ``tol`` and without any atom turning by 0.01 or more (``1 - cosine``; a latent
         jumping to another pattern; epochs of the warm-up, the first 10% of
-        ``n_epochs``, do not count). A converged fit decays its learning rate over a further fifth of the epochs it
-        ran, then stops (the user guide's "Speed": stopping at the plateau's learning
-        rate would return a noisier model). ``None`` trains all ``n_epochs``.
+        ``n_epochs``, do not count). A converged fit decays its learning rate over a
+        further fifth of the epochs it ran, then stops (the user guide's "Speed":
+        stopping at the plateau's learning rate would return a noisier model). ``None``
+        trains all ``n_epochs``.
     early_stopping : bool, default=False
         Hold out the last ``validation_fraction`` of the rows (the end of the recording,
         never shuffled in) and judge convergence by their explained variance after every

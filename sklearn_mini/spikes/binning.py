@@ -9,10 +9,10 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils._set_output import _get_output_config
 from sklearn.utils.validation import check_array, check_is_fitted
 
+from ._binner_persistence import _BinnerSaveLoadMixin
 from .container import TIME_UNITS, SpikeTrains
 from .convert import as_spike_trains
 from .grid import bin_edges, bin_spikes, column_stats, count_bins, dense_counts, grid_span
-from ._binner_persistence import _BinnerSaveLoadMixin
 from .quality import count_isi_violations, isi_violation_ratio, qc_summary
 
 

@@ -43,7 +43,8 @@ def _encode_units(units):
         if not all(isinstance(u, (str, numbers.Integral)) for u in units[:1000]):
             raise ValueError("Unit ids must be integers or strings.")
         units = units.astype(str) if isinstance(units[0], str) else units.astype(np.int64)
-    if units.dtype.kind in "iu" and units.size and units.min() >= 0 and units.max() < 10 * units.size + 1024:
+    if (units.dtype.kind in "iu" and units.size and units.min() >= 0
+            and units.max() < 10 * units.size + 1024):
         # Small non-negative integer ids: a lookup table is much faster than a sort.
         present = np.zeros(int(units.max()) + 1, dtype=bool)
         present[units] = True
@@ -101,7 +102,8 @@ class SpikeTrains:
             raise ValueError("Spike times contain NaN or infinite values.")
         if times.size and times.min() < 0:
             raise ValueError(f"Spike times must be non-negative, got minimum {times.min():.6g}.")
-        codes, spiking_ids = _encode_units(units) if units.size else (np.zeros(0, np.int64), np.zeros(0, np.int64))
+        none = np.zeros(0, np.int64)
+        codes, spiking_ids = _encode_units(units) if units.size else (none, none)
         if np.any(np.diff(times) < 0):
             order = np.argsort(times, kind="stable")
             times, codes = times[order], codes[order]
@@ -129,11 +131,13 @@ class SpikeTrains:
             # t_start (0.0)" would blame times the user never gave.
             raise ValueError("No spikes in the input (an empty spike table?), and no t_stop "
                              "to give the recording's span.")
-        self.t_start = float(t_start) if t_start is not None else (float(times[0]) if times.size else 0.0)
+        first = float(times[0]) if times.size else 0.0
+        self.t_start = float(t_start) if t_start is not None else first
         self.t_stop = (float(t_stop) if t_stop is not None
                        else float(np.nextafter(times[-1], np.inf)))
         if not self.t_stop > self.t_start:
-            raise ValueError(f"t_stop ({self.t_stop}) must be greater than t_start ({self.t_start}).")
+            raise ValueError(f"t_stop ({self.t_stop}) must be greater than t_start "
+                             f"({self.t_start}).")
         if intervals is None:
             intervals = [[self.t_start, self.t_stop]]
         self.intervals = _clean_intervals(intervals, self.t_start, self.t_stop)

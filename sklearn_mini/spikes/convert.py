@@ -108,7 +108,8 @@ def to_pynapple(spikes):
     """A :class:`~sklearn_mini.SpikeTrains` as a pynapple ``TsGroup`` (needs pynapple)."""
     nap = require("pynapple", "pynapple", "Converting to pynapple")
     support = nap.IntervalSet(start=spikes.intervals[:, 0], end=spikes.intervals[:, 1])
-    data = {u: nap.Ts(t=spikes.times[spikes.codes == i]) for i, u in enumerate(spikes.unit_ids.tolist())}
+    data = {u: nap.Ts(t=spikes.times[spikes.codes == i])
+            for i, u in enumerate(spikes.unit_ids.tolist())}
     group = nap.TsGroup(data, time_support=support)
     for key, values in spikes.unit_info.items():
         group[key] = np.asarray(values)

@@ -110,7 +110,8 @@ def column_stats(rows, cols, n_rows, n_cols):
         total += counts.sum(axis=0)
         total_sq += np.einsum("ij,ij->j", counts, counts, dtype=np.float64)
     mean = total / max(1, n_rows)
-    return peak.astype(np.float64), mean, np.sqrt(np.maximum(total_sq / max(1, n_rows) - mean ** 2, 0))
+    variance = np.maximum(total_sq / max(1, n_rows) - mean ** 2, 0)
+    return peak.astype(np.float64), mean, np.sqrt(variance)
 
 
 def count_bins(spikes, bin_size, anchor=0.0):

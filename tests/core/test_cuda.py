@@ -60,7 +60,8 @@ def test_pickled_cuda_model_holds_cpu_tensors_and_runs_on_cpu(data, cuda_fit):
     assert state["_module"].W_dec.device.type == "cpu"
     again = pickle.loads(pickle.dumps(cuda_fit)).set_params(device="cpu")
     # CPU and GPU float32 products agree to round-off.
-    np.testing.assert_allclose(again.transform(data), cuda_fit.transform(data), rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(again.transform(data), cuda_fit.transform(data),
+                               rtol=1e-4, atol=1e-5)
 
 
 def test_cuda_model_loads_in_a_process_without_gpu(data, cuda_fit, tmp_path):

@@ -13,15 +13,19 @@ from sklearn_mini._core.schedules import cosine_cycle_lr
 from sklearn_mini._core.sparsity import (
     BatchTopK,
     ReLUL1,
-    TopK,
     ThresholdCalibrator,
+    TopK,
     batchtopk_threshold,
     dead_columns,
     dead_latent_mask,
 )
 from sklearn_mini._core.training import Level, TrainConfig, Trainer
 from sklearn_mini.metrics import (
-    dead_fraction, explained_variance, mean_l0, r2_per_example, r2_per_unit,
+    dead_fraction,
+    explained_variance,
+    mean_l0,
+    r2_per_example,
+    r2_per_unit,
 )
 
 LN2 = math.log(2.0)
@@ -446,9 +450,9 @@ def test_every_model_scores_with_the_one_score():
     # Issue 20: the score formula was written four times (SAE, baselines, adapters,
     # StableFeatures). Now one mixin applies metrics.explained_variance for all of them.
     from sklearn_mini import MatryoshkaSAE, SpikeSAE
-    from sklearn_mini.evaluation._score import ReconstructionScoreMixin
     from sklearn_mini.adapters import LFADS, CEBRAEmbedding, SliceTCA
     from sklearn_mini.baselines import NMF, PCA, DictionaryLearning
+    from sklearn_mini.evaluation._score import ReconstructionScoreMixin
     from sklearn_mini.stability import StableFeatures
 
     for cls in (SpikeSAE, MatryoshkaSAE, PCA, NMF, DictionaryLearning, StableFeatures,

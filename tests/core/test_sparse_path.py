@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from sklearn_mini import MatryoshkaSAE, SpikeSAE
+from sklearn_mini._core import training
 from sklearn_mini._core.model import SAEModule
 from sklearn_mini._core.sparsity import batch_top_indices, make_sparsifier
-from sklearn_mini._core import training
 from sklearn_mini._core.training import Level, TrainConfig, Trainer
 from sklearn_mini.datasets import make_sparse_counts
 

@@ -109,7 +109,8 @@ def _training_code_score(sae, X_val):
     module, level = sae._module, sae._levels[-1]
     with torch.no_grad():
         x = torch.as_tensor(X_val, dtype=torch.float32)
-        codes = sae._sparsifier.train_codes(module.pre_activations(x)[:, : level.d], level.k, module)
+        pre = module.pre_activations(x)[:, : level.d]
+        codes = sae._sparsifier.train_codes(pre, level.k, module)
         return explained_variance(X_val.astype(np.float64), module.decode(codes).double().numpy())
 
 

@@ -211,7 +211,8 @@ def test_lfads_fit_without_the_package_names_the_install_command(counts):
 
 @pytest.mark.skipif(not lfads_available(), reason="lfads_torch is not installed (not on PyPI)")
 def test_lfads_in_a_pipeline_fits_transforms_and_reconstructs(spikes):
-    pipe = make_pipeline(SpikeBinner(bin_size=0.05, normalize=None), LFADS(window=20, fac_dim=4, n_epochs=3, random_state=0))
+    pipe = make_pipeline(SpikeBinner(bin_size=0.05, normalize=None),
+                         LFADS(window=20, fac_dim=4, n_epochs=3, random_state=0))
     pipe.fit(spikes)
     factors = pipe.transform(spikes)
     assert factors.shape[1] == 4 and np.isfinite(factors).all()
@@ -230,7 +231,8 @@ def test_compare_on_simulated_counts_has_a_row_per_method_and_no_nan(counts):
     assert table["method"].tolist() == list(methods)
     assert not table.isna().any().any()
     row = table.set_index("method")
-    assert row.loc["PCA", "mean_l0"] == 8 and row.loc["SpikeSAE", "mean_l0"] == pytest.approx(3, abs=0.3)
+    assert row.loc["PCA", "mean_l0"] == 8
+    assert row.loc["SpikeSAE", "mean_l0"] == pytest.approx(3, abs=0.3)
     assert row.loc["SpikeSAE", "explained_variance"] > 0.3
     axes = plot_comparison(table)
     assert len(axes) == 3

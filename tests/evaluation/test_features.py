@@ -218,7 +218,8 @@ def test_retina_image_identity_from_latents_beats_pca_at_equal_l0():
 def test_aplysia_has_a_latent_selective_for_the_post_stimulation_epoch():
     from sklearn_mini.io import load_aplysia
 
-    path = sorted(glob.glob(str(SHARED_DATA / "aplysia_bruno2017" / "Data" / "Spikes" / "*.mat")))[0]
+    folder = SHARED_DATA / "aplysia_bruno2017" / "Data" / "Spikes"
+    path = sorted(glob.glob(str(folder / "*.mat")))[0]
     rec = load_aplysia(path)
     X = SpikeBinner(bin_size=0.5, min_rate=0.5).fit_transform(rec.spikes)
     t = (np.arange(len(X)) + 0.5) * 0.5

@@ -1,8 +1,8 @@
 """Data-driven defaults (d_sae / topk / lr 'auto') and the d_sae descent (DSAESearch)."""
 
 import numpy as np
-import scipy.sparse as sp
 import pytest
+import scipy.sparse as sp
 
 from sklearn_mini import SpikeSAE
 from sklearn_mini.datasets import make_sparse_counts
@@ -88,7 +88,8 @@ def test_auto_lr_is_the_rate_the_fit_runs_at():
     auto = SpikeSAE(**common).fit(X)
     assert auto.lr_ == pytest.approx(2.5e-3)
     # The same fit as with the number written out, and another than with 5e-3.
-    np.testing.assert_array_equal(auto.components_, SpikeSAE(lr=2.5e-3, **common).fit(X).components_)
+    fixed = SpikeSAE(lr=2.5e-3, **common).fit(X)
+    np.testing.assert_array_equal(auto.components_, fixed.components_)
     fixed = SpikeSAE(lr=5e-3, **common).fit(X)
     assert fixed.lr_ == 5e-3  # a number is used as given, at any width
     assert not np.allclose(fixed.components_, auto.components_)

@@ -9,9 +9,9 @@ from sklearn.exceptions import NotFittedError
 from sklearn.utils.validation import check_is_fitted
 
 from sklearn_mini import SpikeSAE, compare
-from sklearn_mini.evaluation._parallel import map_tasks, n_workers
 from sklearn_mini.baselines import PCA
 from sklearn_mini.datasets import make_sparse_counts, make_spiking_features
+from sklearn_mini.evaluation._parallel import map_tasks, n_workers
 from sklearn_mini.report import run_job
 
 TIMES = ("fit_time", "transform_time")

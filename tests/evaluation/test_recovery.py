@@ -67,7 +67,8 @@ def _binned(spikes):
     cut = spikes.t_start + 0.7 * (spikes.t_stop - spikes.t_start)
     binner = SpikeBinner(bin_size=0.05, min_rate=0.5)
     train = binner.fit_transform(spikes.restrict(spikes.t_start, cut))
-    return np.asarray(train, float), np.asarray(binner.transform(spikes.restrict(cut, spikes.t_stop)), float)
+    held_out = binner.transform(spikes.restrict(cut, spikes.t_stop))
+    return np.asarray(train, float), np.asarray(held_out, float)
 
 
 def _held_out_ev(model, train, test):

@@ -89,7 +89,8 @@ def _kilosort_folder(path, with_group=True):
     (path / "cluster_KSLabel.tsv").write_text("cluster_id\tKSLabel\n2\tgood\n5\tmua\n9\tgood\n")
     if with_group:
         (path / "cluster_group.tsv").write_text("cluster_id\tgroup\n2\tgood\n5\tgood\n9\tnoise\n")
-    (path / "cluster_Amplitude.tsv").write_text("cluster_id\tAmplitude\n2\t55.1\n5\t40.0\n9\t12.5\n")
+    (path / "cluster_Amplitude.tsv").write_text(
+        "cluster_id\tAmplitude\n2\t55.1\n5\t40.0\n9\t12.5\n")
     return path
 
 

@@ -10,13 +10,12 @@ import torch
 from sklearn.model_selection import GridSearchCV
 
 from sklearn_mini import MatryoshkaSAE, SpikeSAE, load
+from sklearn_mini._core.losses import LOSSES
+from sklearn_mini._core.model import SAEModule
 from sklearn_mini._core.sparsity import SPARSITIES, make_sparsifier
 from sklearn_mini._core.training import Level, TrainConfig, Trainer
-from sklearn_mini._core.model import SAEModule
-from sklearn_mini._core.losses import LOSSES
-from sklearn_mini.sae._sequence import windows
 from sklearn_mini.datasets import make_sparse_counts
-
+from sklearn_mini.sae._sequence import windows
 
 # Fits on ``scaled`` (3 batches an epoch) run 1000 steps, the wave-1 minimum: these tests
 # check how a parameter moves the fit, for which the 4000-step default is not needed.
@@ -45,7 +44,8 @@ def test_every_sparsity_and_loss_fits_without_nan(sparsity, loss, scaled):
 @pytest.mark.slow
 @pytest.mark.parametrize("coefs", [(3e-5, 3e-4, 3e-3)])
 def test_jumprelu_l0_falls_as_l0_coef_grows(coefs, scaled):
-    l0 = [SpikeSAE(d_sae=64, sparsity="jumprelu", l0_coef=c, n_epochs=QUICK, random_state=0).fit(scaled).mean_l0_
+    l0 = [SpikeSAE(d_sae=64, sparsity="jumprelu", l0_coef=c, n_epochs=QUICK,
+                   random_state=0).fit(scaled).mean_l0_
           for c in coefs]
     assert l0[0] > l0[1] > l0[2], l0
 

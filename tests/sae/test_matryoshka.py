@@ -8,9 +8,9 @@ import torch
 
 from sklearn_mini import MatryoshkaSAE, load
 from sklearn_mini._core import losses
+from sklearn_mini._core.matryoshka import NestingPolicy
 from sklearn_mini._core.model import SAEModule
 from sklearn_mini._core.sparsity import BatchTopK, Gated, JumpReLU
-from sklearn_mini._core.matryoshka import NestingPolicy
 from sklearn_mini._core.training import Level, TrainConfig, Trainer
 from sklearn_mini.datasets import make_hierarchical_counts, make_sparse_counts, match_atoms
 
@@ -64,7 +64,8 @@ def test_level_weights_are_normalised_and_weigh_each_level_loss():
     module = SAEModule(6, 10, subtract_decoder_bias=True, output_relu=True, generator=gen,
                        dtype=torch.float64, n_levels=2)
     x = torch.rand(32, 6, generator=gen, dtype=torch.float64)
-    levels = MatryoshkaSAE(levels=((4, 1), (10, 2)), level_weights=(1, 3))._make_levels(np.zeros((32, 6)))
+    sae = MatryoshkaSAE(levels=((4, 1), (10, 2)), level_weights=(1, 3))
+    levels = sae._make_levels(np.zeros((32, 6)))
     assert [lv.weight for lv in levels] == [0.25, 0.75]
     cfg = TrainConfig(levels=levels, sparsifier=BatchTopK(), loss="msle", aux_coef=0.0)
     total, _ = Trainer(module, cfg, gen, torch.device("cpu"))._loss(x)

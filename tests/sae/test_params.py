@@ -30,7 +30,8 @@ def test_the_estimators_signatures_agree_beyond_their_own_parameters():
 
 def test_the_old_positional_order_still_works_and_the_rest_are_keyword_only():
     sae = SpikeSAE(40, 4, "batchtopk", "mse", 2.0)
-    assert (sae.d_sae, sae.topk, sae.sparsity, sae.loss, sae.tau) == (40, 4, "batchtopk", "mse", 2.0)
+    assert (sae.d_sae, sae.topk, sae.sparsity, sae.loss, sae.tau) == (
+        40, 4, "batchtopk", "mse", 2.0)
     nested = MatryoshkaSAE(((4, 1), (8, 2)), None, "random")
     assert nested.prefix_sampling == "random" and nested.reorder_latents == "frequency"
     with pytest.raises(TypeError, match=r"SpikeSAE\(\) .*positional"):

@@ -18,7 +18,10 @@ from sklearn_mini._core import checkpoint_files as checkpoint
 from sklearn_mini._core.data import HostRows
 from sklearn_mini.datasets import make_sparse_counts
 from sklearn_mini.exceptions import (
-    DeadLatentWarning, DivergenceError, DivergenceWarning, FitInterruptedWarning,
+    DeadLatentWarning,
+    DivergenceError,
+    DivergenceWarning,
+    FitInterruptedWarning,
 )
 
 from ..conftest import fast_sae_params
@@ -47,7 +50,8 @@ class _StopAfter:
 @pytest.fixture
 def stop_after(monkeypatch):
     def install(n):
-        monkeypatch.setattr(solver_module, "stop_signals", lambda: contextlib.nullcontext(_StopAfter(n)))
+        monkeypatch.setattr(solver_module, "stop_signals",
+                            lambda: contextlib.nullcontext(_StopAfter(n)))
     yield install
 
 
@@ -104,7 +108,8 @@ def test_a_fit_stopped_around_its_convergence_resumes_exactly(n_checks, X, tmp_p
 
 
 def test_checkpoints_every_n_epochs_atomically(X, tmp_path):
-    sae = SpikeSAE(**fast_sae_params(n_epochs=5, checkpoint_dir=tmp_path, checkpoint_every=2)).fit(X)
+    params = fast_sae_params(n_epochs=5, checkpoint_dir=tmp_path, checkpoint_every=2)
+    sae = SpikeSAE(**params).fit(X)
     assert [p.name for p in tmp_path.iterdir()] == [checkpoint.FILE_NAME]  # no temp file left
     tensors, meta = checkpoint.read(tmp_path)
     assert meta["complete"] and meta["position"]["epoch"] == 5
@@ -215,7 +220,8 @@ def test_fit_whose_every_update_was_rolled_back_is_refused():
     # (score ~0) and used to be returned as fitted after three warnings.
     X = np.asarray(make_sparse_counts(random_state=0)[0], float)
     sae = SpikeSAE(d_sae=16, topk=2, n_epochs=3, lr=1e3, random_state=0)
-    with pytest.warns(DivergenceWarning), pytest.raises(DivergenceError, match="no update was kept"):
+    with (pytest.warns(DivergenceWarning),
+          pytest.raises(DivergenceError, match="no update was kept")):
         sae.fit(X)
     assert not hasattr(sae, "components_")
 
@@ -308,7 +314,8 @@ def odd_inputs(draw):
         X[draw(st.integers(0, n - 1))] = 0  # an all-zero row
     with np.errstate(over="ignore", invalid="ignore"):
         X = (X * scale).astype(dtype) if dtype is not bool else X.astype(bool)
-    kinds = ["array", "pandas"] + (["sparse"] if dtype is not np.float16 else [])  # scipy: no float16
+    # scipy has no float16 sparse matrices
+    kinds = ["array", "pandas"] + (["sparse"] if dtype is not np.float16 else [])
     kind = draw(st.sampled_from(kinds))
     if kind == "sparse":
         import scipy.sparse as sp

@@ -134,7 +134,8 @@ def test_joblib_round_trip(fitted, counts, tmp_path):
 
     X, _ = counts
     joblib.dump(fitted, tmp_path / "m.joblib")
-    np.testing.assert_array_equal(joblib.load(tmp_path / "m.joblib").transform(X), fitted.transform(X))
+    again = joblib.load(tmp_path / "m.joblib")
+    np.testing.assert_array_equal(again.transform(X), fitted.transform(X))
 
 
 def test_grid_search_without_y(counts):

@@ -55,7 +55,8 @@ def test_spike_on_a_floating_point_edge_lands_in_the_right_bin():
     uniform=st.lists(st.floats(0, 1, allow_nan=False), max_size=60),
     seed=st.integers(0, 2 ** 16),
 )
-def test_binning_matches_exact_rational_reference(bin_ms, start_ms, n_bins, edge_hits, uniform, seed):
+def test_binning_matches_exact_rational_reference(bin_ms, start_ms, n_bins, edge_hits, uniform,
+                                                  seed):
     w, t0 = bin_ms / 1000, start_ms / 1000
     t1 = float(D(t0) + n_bins * D(w))
     # Spikes exactly on bin edges (the float nearest the exact edge) and anywhere inside.

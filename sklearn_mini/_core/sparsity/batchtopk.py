@@ -44,4 +44,4 @@ class BatchTopK(Sparsifier):
 
     def infer_codes(self, pre, k, threshold, module=None):
         # threshold >= 0, so this is also a ReLU.
-        return torch.where(pre > threshold, pre, torch.zeros((), dtype=pre.dtype, device=pre.device))
+        return torch.where(pre > threshold, pre, pre.new_zeros(()))

@@ -43,7 +43,7 @@ class Gated(Sparsifier):
 
     def train_codes(self, pre, k, module):
         gate, mag = pre[..., 0], pre[..., 1]
-        return torch.where(gate > 0, mag.relu(), torch.zeros((), dtype=mag.dtype, device=mag.device))
+        return torch.where(gate > 0, mag.relu(), mag.new_zeros(()))
 
     def ranking(self, pre):
         return pre[..., 0]
