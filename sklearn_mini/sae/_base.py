@@ -24,12 +24,11 @@ from sklearn.base import (
 from sklearn.utils import check_random_state
 
 from .._core import init as core_init
-from .._core.data import default_limit_bytes, minimum, training_rows
-from .._core.device import resolve_device, resolve_dtype
+from .._core.data import minimum
+from .._core.device import resolve_device
 from .._core.model import SAEModule, standalone_decoder
 from .._core.solver import epoch_monitor, solve
 from .._core.sparsity import REGISTRY
-from .._core.threads import cpu_threads
 from .._core.train_state import Position, TrainState
 from ..evaluation._score import ReconstructionScoreMixin
 from ..evaluation.metrics import explained_variance
@@ -75,28 +74,6 @@ class _BaseSAE(ReconstructionScoreMixin, _ConfigMixin, _InferenceMixin, _SaveLoa
         module.init_decoder_bias(core_init.decoder_bias(data, self.decoder_bias_init,
                                                         generator=generator))
         return module
-
-    def _check_transform_algorithm(self):
-        if self.transform_algorithm == "omp" and (self.loss == "poisson" or self._decoder_layers()):
-            raise ValueError(
-                "transform_algorithm='omp' codes the data as a sparse sum of decoder atoms and "
-                "needs a linear decoder with a linear output: not decoder_layers, not "
-                f"loss='poisson' (got decoder_layers={self.decoder_layers!r}, loss={self.loss!r})."
-            )
-
-    def _training_rows(self, X, device):
-        """The training data on the device, or streamed from ``X`` when over the limit."""
-        limit = (default_limit_bytes(device) if self.data_memory_limit == "auto"
-                 else int(self.data_memory_limit * 2**30))
-        return training_rows(X, resolve_dtype(self.dtype), device, limit)
-
-    def _threads(self, module, device):
-        """CPU threads for ``module``, fit and inference alike (:mod:`._core.threads`).
-
-        Chosen from the size of one training product (``batch_size`` x inputs x latents),
-        so a model runs its inference on the threads it was fitted with.
-        """
-        return cpu_threads(self.batch_size * module.n_features * module.d_sae, device)
 
     def _train(self, X, reset, n_epochs=None, schedule=None, groups=None, X_val=None):
         """Fit from scratch (``reset``) or continue training for one epoch.

@@ -13,10 +13,12 @@ import scipy.sparse as sp
 import torch
 from sklearn.utils.validation import validate_data
 
+from .._core.data import default_limit_bytes, training_rows
 from .._core.device import resolve_dtype
 from .._core.matryoshka import NestingPolicy
 from .._core.schedules import auto_lr
 from .._core.sparsity import make_sparsifier
+from .._core.threads import cpu_threads
 from .._core.train_state import TrainConfig
 
 # Losses that compare logs or Poisson likelihoods of counts: input must be non-negative.
@@ -149,3 +151,25 @@ class _ConfigMixin:
             return self.n_epochs
         by_steps = math.ceil(AUTO_MIN_STEPS / steps_per_epoch)
         return min(AUTO_MAX_EPOCHS, max(AUTO_MIN_EPOCHS, by_steps))
+
+    def _check_transform_algorithm(self):
+        if self.transform_algorithm == "omp" and (self.loss == "poisson" or self._decoder_layers()):
+            raise ValueError(
+                "transform_algorithm='omp' codes the data as a sparse sum of decoder atoms and "
+                "needs a linear decoder with a linear output: not decoder_layers, not "
+                f"loss='poisson' (got decoder_layers={self.decoder_layers!r}, loss={self.loss!r})."
+            )
+
+    def _training_rows(self, X, device):
+        """The training data on the device, or streamed from ``X`` when over the limit."""
+        limit = (default_limit_bytes(device) if self.data_memory_limit == "auto"
+                 else int(self.data_memory_limit * 2**30))
+        return training_rows(X, resolve_dtype(self.dtype), device, limit)
+
+    def _threads(self, module, device):
+        """CPU threads for ``module``, fit and inference alike (:mod:`._core.threads`).
+
+        Chosen from the size of one training product (``batch_size`` x inputs x latents),
+        so a model runs its inference on the threads it was fitted with.
+        """
+        return cpu_threads(self.batch_size * module.n_features * module.d_sae, device)
