@@ -16,6 +16,7 @@ No function returns NaN for finite input, so aggregates (means, medians) are nev
 """
 
 import numpy as np
+from scipy.special import xlogy
 from sklearn.utils.validation import check_array, check_consistent_length
 
 
@@ -209,6 +210,46 @@ def units_per_atom(components):
     if np.any(fourth == 0):
         raise ValueError("components has an all-zero atom, which has no units.")
     return W.sum(axis=1) ** 2 / fourth
+
+
+def bits_per_spike(counts, rates, null_rates=None):
+    """Poisson log-likelihood of ``rates`` above a mean-rate model, in bits per spike.
+
+    The Neural Latents Benchmark's co-smoothing score (Pei et al. 2021): with ``y`` the
+    observed counts and ``lambda`` the predicted rates (expected counts per bin),
+
+    ``(sum y log(lambda) - lambda  -  sum y log(lambda0) - lambda0) / (n_spikes log 2)``
+
+    summed over bins and units, ``lambda0`` each unit's mean count over the scored bins
+    (or ``null_rates``) and ``n_spikes`` the number of spikes scored. The ``log(y!)``
+    terms cancel. 0 is no better than each unit's mean rate; a model that predicts worse
+    than that scores below 0.
+
+    Parameters
+    ----------
+    counts : array-like of shape (n_bins, n_units)
+        Observed spike counts (non-negative).
+    rates : array-like of shape (n_bins, n_units)
+        Predicted expected counts per bin, positive wherever a spike was seen.
+    null_rates : array-like of shape (n_units,), default=None
+        The reference model's rate per unit; by default the mean of ``counts``.
+
+    Returns
+    -------
+    bits : float
+    """
+    y, rates = _pair(counts, rates)
+    if np.any(y < 0):
+        raise ValueError("counts must be non-negative spike counts.")
+    if np.any(rates < 0) or np.any((rates == 0) & (y > 0)):
+        raise ValueError("rates must be non-negative, and positive wherever counts has a "
+                         "spike (a Poisson model cannot give a seen spike probability 0).")
+    n_spikes = y.sum()
+    if n_spikes == 0:
+        raise ValueError("counts has no spike: bits per spike are not defined.")
+    null = y.mean(axis=0) if null_rates is None else np.asarray(null_rates, np.float64)
+    gain = xlogy(y, rates) - rates - (xlogy(y, null) - null)
+    return float(gain.sum() / (n_spikes * np.log(2)))
 
 
 # ----------------------------------------------------------------------- scorers

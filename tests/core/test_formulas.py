@@ -21,6 +21,7 @@ from sklearn_mini._core.sparsity import (
 )
 from sklearn_mini._core.training import Level, TrainConfig, Trainer
 from sklearn_mini.metrics import (
+    bits_per_spike,
     dead_fraction,
     explained_variance,
     mean_l0,
@@ -458,3 +459,29 @@ def test_every_model_scores_with_the_one_score():
     for cls in (SpikeSAE, MatryoshkaSAE, PCA, NMF, DictionaryLearning, StableFeatures,
                 CEBRAEmbedding, SliceTCA, LFADS):
         assert cls.score is ReconstructionScoreMixin.score, cls.__name__
+
+
+def test_bits_per_spike_by_hand():
+    # Null rates are each unit's mean count: (1 + 3) / 2 = 2 and (0 + 2) / 2 = 1.
+    # Per entry y log(rate / null) - (rate - null):
+    #   1 log(1/2) + 1 = 0.306853,  0 + 0.5 = 0.5,
+    #   3 log(3/2) - 1 = 0.216395,  2 log(1.5) - 0.5 = 0.310930;  sum 1.334178
+    # over 6 spikes times log 2 (4.158883): 0.320802.
+    counts = np.array([[1, 0], [3, 2]])
+    rates = np.array([[1.0, 0.5], [3.0, 1.5]])
+    assert bits_per_spike(counts, rates) == pytest.approx(0.320802, abs=1e-6)
+    # The mean-rate model itself scores 0, and a given null replaces the mean.
+    assert bits_per_spike(counts, np.array([[2.0, 1.0], [2.0, 1.0]])) == pytest.approx(0)
+    # Against nulls 1 and 0.5: 0 + 0 + (3 log 3 - 2) + (2 log 3 - 1) = 2.493061; / 4.158883
+    assert bits_per_spike(counts, rates, null_rates=[1.0, 0.5]) == pytest.approx(
+        0.599455, abs=1e-6)
+
+
+@pytest.mark.parametrize("counts, rates, message", [
+    ([[1, 0]], [[0.0, 1.0]], "positive wherever counts has a spike"),
+    ([[-1, 0]], [[1.0, 1.0]], "non-negative spike counts"),
+    ([[0, 0]], [[1.0, 1.0]], "no spike"),
+])
+def test_bits_per_spike_refuses_what_it_cannot_score(counts, rates, message):
+    with pytest.raises(ValueError, match=message):
+        bits_per_spike(np.array(counts), np.array(rates))
