@@ -30,8 +30,9 @@ def steps(params, n_train, n_features):
         ("+ decoder_bias_init='zeros'", {"decoder_bias_init": "zeros"}),
         ("+ dead_window = one epoch", {"dead_window": per_epoch}),
         ("+ sparsity='topk'", {"sparsity": "topk"}),
-        ("+ d_sae = 2 n_units, >= 4000 steps (today's defaults)",
+        ("+ d_sae = 2 n_units, >= 4000 steps",
          {"d_sae": "auto", "topk": "auto", "dead_window": None, "n_epochs": "auto"}),
+        ("+ prune_from=2 (today's defaults)", {"prune_from": 2.0}),
     ]
     current = dict(wave1, **params)
     for label, change in changes:

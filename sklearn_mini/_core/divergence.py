@@ -67,6 +67,11 @@ class DivergenceGuard:
                     good.copy_(live)
         self.good_step = step
 
+    def resize(self, step):
+        """Take the module's current tensors as good after their shapes changed (pruning)."""
+        self._good = None
+        self.snapshot(step)
+
     def check(self, step):
         """At a sync point: keep the state as good, or roll back to the last good one."""
         steps = self.interval_steps

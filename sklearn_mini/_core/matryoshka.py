@@ -70,16 +70,16 @@ def frequency_order(firing):
     return torch.argsort(firing, descending=True, stable=True)
 
 
-def renumber_latents(module, optimizer, order):
-    """Apply the permutation ``order`` to every per-latent tensor of ``module`` and to
-    the optimiser's moments of those tensors (so the next step continues as if the
-    latents had always been numbered so)."""
-    module.permute_latents(order)
+def select_latents(module, optimizer, index):
+    """Keep the latents ``index`` of ``module`` in that order (a permutation renumbers, a
+    subset prunes), and the optimiser's moments of every per-latent tensor with them, so
+    the next step continues as if the latents had always been numbered so."""
+    module.select_latents(index)
     params = {id(p): dim for p, dim in module.latent_parameters()}
     for param, moments in optimizer.state.items():
         dim = params.get(id(param))
         if dim is None:
             continue
-        for value in moments.values():
-            if torch.is_tensor(value) and value.shape == param.shape:
-                value.copy_(value.index_select(dim, order))
+        for name, value in moments.items():
+            if torch.is_tensor(value) and value.dim() == param.dim():
+                moments[name] = value.index_select(dim, index.to(value.device))

@@ -188,9 +188,15 @@ class SAEModule(nn.Module):
 
         ``b_dec`` itself for the identity and ReLU links (the usual pre-encoder bias);
         ``softplus(b_dec)`` for the softplus link, whose ``b_dec`` lives in log-rate-like
-        units and must not be subtracted from counts.
+        units and must not be subtracted from counts. That offset is detached: through
+        it the encoder's gradients moved a silent unit's baseline rate up, where the
+        softplus's vanishing slope gave the decoder almost no gradient to pull it back
+        down (a unit with no spike was predicted at 0.12 spikes a bin), so the baseline
+        is the decoder's alone.
         """
-        return F.softplus(self.b_dec) if self.output == "softplus" else self.b_dec
+        if self.output == "softplus":
+            return F.softplus(self.b_dec).detach()
+        return self.b_dec
 
     def block_decoder_bias_grad(self, pre):
         """``pre`` (samples x latents) with the same values but no gradient path to ``b_dec``.
@@ -330,14 +336,16 @@ class SAEModule(nn.Module):
         return pairs + [(getattr(self, name), 0) for name in self._encoder_tensors]
 
     @torch.no_grad()
-    def permute_latents(self, order):
-        """Renumber the latents: new latent ``i`` is old latent ``order[i]``.
+    def select_latents(self, index):
+        """Keep the latents ``index``, in that order: new latent ``i`` is old ``index[i]``.
 
-        Every per-latent tensor moves together, so the function of the whole dictionary
-        is unchanged; only which latents form each nested prefix changes.
+        A permutation renumbers the dictionary (its function is unchanged; only which
+        latents form each nested prefix changes); a subset prunes it to ``len(index)``
+        latents. Every per-latent tensor moves together.
         """
         for param, dim in self.latent_parameters():
-            param.copy_(param.index_select(dim, order))
+            param.data = param.data.index_select(dim, index)
+        self.d_sae = len(index)
 
     @torch.no_grad()
     def project_encoder(self):

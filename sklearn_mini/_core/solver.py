@@ -51,6 +51,7 @@ def solve(module, data, config, generator, device, *, n_epochs, state, position,
                                    reorder=reset, monitor=monitor)
         if stop and checkpoints is not None:
             checkpoints.save(trainer, position)
+        trainer.finish_pruning(data)  # a stop before the last stage: a usable model
         module.eval()
         counts = calibrate_thresholds(module, data, config.levels, config.sparsifier,
                                       inference_block)
@@ -98,12 +99,15 @@ def epoch_monitor(module, config, n_epochs, position, *, tol, n_iter_no_change,
     ``score(truth, reconstruction)`` (explained variance) goes to the position's
     ``validation`` after every epoch. The held-out score decides the stopping only with
     ``early_stopping``; otherwise it is watched and the training loss decides
-    (:func:`.stopping.converged`). The atoms at the start of each epoch live in
+    (:func:`.stopping.converged`). The rule ignores the warm-up epochs and those up to
+    the last pruning stage. The atoms at the start of each epoch live in
     ``position`` (and in a mid-epoch checkpoint), so a resumed fit measures the same
     atom turns as an uninterrupted one.
     """
     warmup = stopping.warmup_epochs(n_epochs, max(
         config.l1_warmup, WARMUP_FRACTION if config.lr_schedule == "cosine_cycle" else 0.0))
+    if config.pruning is not None:  # not converged while latents are still to be pruned
+        warmup = max(warmup, config.pruning.last_epoch)
     if position.epoch_atoms is None:
         position.epoch_atoms = module.W_dec.detach().clone()
     on_validation = val is not None and early_stopping

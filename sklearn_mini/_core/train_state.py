@@ -38,6 +38,9 @@ class TrainConfig:
     # Nested levels' policies (a .matryoshka.NestingPolicy; None: nominal levels, no
     # renumbering).
     nesting: object = None
+    # An over-complete start pruned in stages (a .pruning.PruneSchedule; None: the
+    # levels' sizes from the start). The loop resizes ``levels`` as it prunes.
+    pruning: object = None
 
 
 @dataclass

@@ -6,7 +6,9 @@ from tqdm.auto import tqdm
 from . import losses
 from .data import as_rows
 from .divergence import DivergenceGuard
-from .matryoshka import NestingPolicy, frequency_order, renumber_latents
+from .matryoshka import NestingPolicy, frequency_order, select_latents
+from .optimizers import build_optimizer, tree_to
+from .pruning import cost_rows, survivors, with_last_size
 from .schedules import SCHEDULES, final_decay_lr
 from .sparsity import (
     Selection,
@@ -17,7 +19,7 @@ from .sparsity import (
 )
 from .train_state import Level, Position, TrainConfig, TrainState
 
-__all__ = ["Level", "Position", "TrainConfig", "TrainState", "Trainer", "build_optimizer"]
+__all__ = ["Level", "Position", "TrainConfig", "TrainState", "Trainer"]
 
 # How often (in steps) the host looks at device-side statistics (dead latents, the
 # divergence check of :mod:`.divergence`). Between these points the loop never
@@ -30,36 +32,6 @@ LOG_INTERVAL = 25
 # benchmarks/bench_kernels.py --only aux puts the crossover at 20-27 on the 2-core
 # development CPU (dense 2-20x faster well below it, at 71-739 units).
 AUX_SPARSE_ENTRY_COST = 20
-
-
-def build_optimizer(name, params, lr, momentum_decay=4e-3):
-    """Adam, NAdam (with its ``momentum_decay``) or AdamW over ``params``.
-
-    Adam and AdamW use torch's fused kernels where this torch offers them (one pass over
-    each parameter instead of a dozen elementwise ops, the optimiser step dominating
-    large dictionaries on the CPU); the update is the same algorithm.
-    """
-    params = list(params)
-    if name == "nadam":
-        return torch.optim.NAdam(params, lr=lr, momentum_decay=momentum_decay)
-    classes = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
-    if name not in classes:
-        raise ValueError(f"Unknown optimizer {name!r}; expected 'adam', 'nadam' or 'adamw'.")
-    try:
-        return classes[name](params, lr=lr, fused=True)
-    except (RuntimeError, TypeError, ValueError):  # older torch, or an unsupported device
-        return classes[name](params, lr=lr)
-
-
-def _tree_to(obj, device):
-    """Move every tensor of a nested dict/list structure to ``device``."""
-    if torch.is_tensor(obj):
-        return obj.to(device)
-    if isinstance(obj, dict):
-        return {k: _tree_to(v, device) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return type(obj)(_tree_to(v, device) for v in obj)
-    return obj
 
 
 def epoch_line(pos, n_epochs, lr):
@@ -89,12 +61,15 @@ class Trainer:
         self.optimizer = build_optimizer(config.optimizer, module.parameters(), config.lr,
                                          config.momentum_decay)
         self.nesting = config.nesting or NestingPolicy()
+        self.pruning = config.pruning
+        if config.levels[-1].d != module.d_sae:  # resumed from a pruned fit's checkpoint
+            config.levels = with_last_size(config.levels, module.d_sae)
         self.sparsity_scale = 1.0
         state = state or TrainState()
         if state.optimizer_state is not None:
             saved = dict(state.optimizer_state)
             saved.setdefault("param_groups", self.optimizer.state_dict()["param_groups"])
-            self.optimizer.load_state_dict(_tree_to(saved, device))
+            self.optimizer.load_state_dict(tree_to(saved, device))
         self.guard = DivergenceGuard(self.module, self.optimizer, config.lr, config.loss,
                                      state.lr_scale, state.reference_loss)
         d_sae = module.d_sae
@@ -365,6 +340,8 @@ class Trainer:
                     self._reorder_latents()
                 pos.epoch, pos.batch, pos.running, pos.counted = pos.epoch + 1, 0, 0.0, 0
                 pos.epoch_rng_state = pos.rng_state = pos.firing = pos.fired = None
+                if self.pruning is not None and self.pruning.due(pos.epoch):
+                    self.prune(data, self.pruning.due(pos.epoch), pos)
                 if monitor is not None:
                     monitor(pos)
                 if cfg.verbose >= 2:
@@ -388,6 +365,24 @@ class Trainer:
             loss = float(self._loss(data.take(torch.arange(min(batch_size, data.n_rows))))[0])
         self.guard.check_final(loss, start_step)
 
+    def prune(self, data, size, pos=None):
+        """Prune the dictionary to ``size`` latents (:mod:`.pruning`), keeping the
+        optimiser's moments, the dead-latent clocks and the stopping rule's reference
+        atoms of the survivors."""
+        keep = survivors(self.module, self.cfg, cost_rows(data, self.generator), size,
+                         self.pruning.first)
+        select_latents(self.module, self.optimizer, keep)
+        self.steps_since_fired = self.steps_since_fired[keep]
+        if pos is not None and pos.epoch_atoms is not None:
+            pos.epoch_atoms = pos.epoch_atoms[keep.to(pos.epoch_atoms.device)]
+        self.cfg.levels = with_last_size(self.cfg.levels, size)
+        self.guard.resize(self.step)
+
+    def finish_pruning(self, data):
+        """Prune to the final size now, if a stop came before the last stage."""
+        if self.pruning is not None and self.module.d_sae > self.pruning.target:
+            self.prune(data, self.pruning.target)
+
     def _start_firing_count(self, pos, active):
         """Count this epoch's firing (continuing a mid-epoch stop's counts) if ``active``."""
         self._firing = None
@@ -399,7 +394,7 @@ class Trainer:
     def _reorder_latents(self):
         """Renumber latents by this epoch's firing count, most frequent first (stable)."""
         order = frequency_order(self._firing)
-        renumber_latents(self.module, self.optimizer, order)
+        select_latents(self.module, self.optimizer, order)
         self.steps_since_fired = self.steps_since_fired[order]
         if self._epoch_fired is not None:
             self._epoch_fired = self._epoch_fired[order]
@@ -423,7 +418,7 @@ class Trainer:
     def state(self):
         """A CPU copy of what :class:`TrainState` needs to continue later."""
         return TrainState(
-            optimizer_state=_tree_to(self.optimizer.state_dict(), "cpu"),
+            optimizer_state=tree_to(self.optimizer.state_dict(), "cpu"),
             steps_since_fired=self.steps_since_fired.cpu(),
             step=self.step,
             lr_scale=self.guard.lr_scale,

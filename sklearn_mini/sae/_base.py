@@ -27,6 +27,7 @@ from .._core import init as core_init
 from .._core.data import minimum
 from .._core.device import resolve_device
 from .._core.model import SAEModule, standalone_decoder
+from .._core.pruning import with_last_size
 from .._core.solver import epoch_monitor, solve
 from .._core.sparsity import REGISTRY
 from .._core.train_state import Position, TrainState
@@ -98,7 +99,11 @@ class _BaseSAE(ReconstructionScoreMixin, _ConfigMixin, _InferenceMixin, _SaveLoa
         config, steps_per_epoch = self._train_config(levels, n_samples, n_features)
         data = self._training_rows(X, device)
         n_epochs = n_epochs or self._n_epochs(steps_per_epoch)
-        start = self._start(X, data, levels, n_epochs, reset)
+        if reset:  # an over-complete start, pruned to ``levels`` during the fit
+            config.pruning = self._prune_schedule(levels, n_epochs)
+            if config.pruning is not None:
+                config.levels = with_last_size(levels, config.pruning.start)
+        start = self._start(X, data, config.levels, n_epochs, reset)
         module, generator, state, position, checkpoints, n_epochs = start
         resumed = position.epoch if checkpoints is not None else 0
         monitor = self._monitor(module, config, X_val, n_epochs, device, position) \

@@ -16,6 +16,7 @@ from sklearn.utils.validation import validate_data
 from .._core.data import default_limit_bytes, training_rows
 from .._core.device import resolve_dtype
 from .._core.matryoshka import NestingPolicy
+from .._core.pruning import PruneSchedule
 from .._core.schedules import auto_lr
 from .._core.sparsity import make_sparsifier
 from .._core.threads import cpu_threads
@@ -137,6 +138,16 @@ class _ConfigMixin:
             verbose=self.verbose,
             nesting=self._nesting_policy(),
         ), steps_per_epoch
+
+    def _prune_schedule(self, levels, n_epochs):
+        """The pruning stages of a fit from scratch of ``n_epochs`` epochs to ``levels``
+        (``prune_from``), or ``None``: the final size from the start. A nested dictionary
+        prunes its last level only; a nonlinear decoder has no atoms to measure removal
+        costs with, so it never prunes."""
+        if self._decoder_layers():
+            return None
+        first = levels[-2].d if len(levels) > 1 else 0
+        return PruneSchedule.plan(levels[-1].d, self.prune_from, n_epochs, first)
 
     def _nesting_policy(self):
         """How training treats nested levels (MatryoshkaSAE overrides): which prefixes a

@@ -29,6 +29,7 @@ SHARED_KEYWORD = {
     "eps": (1e-8, [Interval(Real, 0, None, closed="neither")]),
     "decoder_layers": ((), ["array-like"]),
     "positive_dict": (True, ["boolean"]),
+    "prune_from": (2.0, [Interval(Real, 1, None, closed="left")]),
     "seq_len": (1, [Interval(Integral, 1, None, closed="left")]),
     "transform_algorithm": ("encoder", [StrOptions({"encoder", "omp"})]),
     "decoder_path": ("auto", [StrOptions({"auto", "dense", "sparse"})]),

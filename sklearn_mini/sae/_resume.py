@@ -91,6 +91,9 @@ class Checkpoints:
             return state, position
         tensors, meta = found
         self._check_compatible(meta)
+        saved_d = tensors["module.W_dec"].shape[0]
+        if saved_d < module.d_sae:  # written after a pruning stage: the survivors' size
+            module.select_latents(torch.arange(saved_d))
         own = module.state_dict()
         module.load_state_dict({k: tensors[f"module.{k}"].to(v.dtype) for k, v in own.items()})
         saved = meta["position"]

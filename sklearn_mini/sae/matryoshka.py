@@ -78,11 +78,11 @@ class MatryoshkaSAE(_BaseSAE):
         final nesting. ``'none'``: latents keep their initial numbering.
         ``partial_fit`` never reorders.
     sparsity, loss, tau, l1_coef, l1_penalty, tanh_A, tanh_B, l1_warmup, l0_coef, \
-bandwidth, eps, decoder_layers, positive_dict, seq_len, transform_algorithm, decoder_path, \
-aux_coef, k_aux, dead_window, decoder_bias_init, subtract_decoder_bias, output_relu, \
-optimizer, momentum_decay, lr, lr_schedule, batch_size, n_epochs, tol, n_iter_no_change, \
-early_stopping, validation_fraction, device, dtype, random_state, verbose, checkpoint_dir, \
-checkpoint_every, data_memory_limit
+bandwidth, eps, decoder_layers, positive_dict, prune_from, seq_len, transform_algorithm, \
+decoder_path, aux_coef, k_aux, dead_window, decoder_bias_init, subtract_decoder_bias, \
+output_relu, optimizer, momentum_decay, lr, lr_schedule, batch_size, n_epochs, tol, \
+n_iter_no_change, early_stopping, validation_fraction, device, dtype, random_state, verbose, \
+checkpoint_dir, checkpoint_every, data_memory_limit
         As for :class:`~sklearn_mini.SpikeSAE`. With ``'batchtopk'`` each level keeps the
         ``k_l * batch_size`` largest pre-activations of its prefix during training and
         has its own calibrated inference threshold. The auxiliary dead-latent loss works

@@ -61,7 +61,8 @@ class SpikeSAE(_BaseSAE):
     A linear encoder with bias maps each time bin of population activity to
     pre-activations; a sparsifier keeps a few of them (the latents); a decoder with
     unit-norm, by default non-negative, atoms (``components_``) and a bias reconstructs
-    the counts. Dead latents are revived by an auxiliary loss, not by resampling.
+    the counts. Training starts with twice the latents and prunes the ones the loss
+    needs least (``prune_from``); dead latents are revived by an auxiliary loss.
 
     Parameters
     ----------
@@ -133,6 +134,17 @@ class SpikeSAE(_BaseSAE):
         increased firing that cannot cancel one another, as in NMF. Such atoms cannot
         express a decrease of firing; use ``False`` for that. Ignored with
         ``decoder_layers``.
+    prune_from : float, default=2.0
+        Start training with ``prune_from * d_sae`` latents and prune the ones whose
+        removal costs the least training loss, in four stages ending at 20%, 30%, 40%
+        and 50% of ``n_epochs``, until ``d_sae`` remain (measured on 8192 training rows:
+        with ``sparsity='topk'`` the next-ranked latent takes a removed one's slot). A
+        dictionary trained from random atoms at its final size settles in local optima
+        (copies of busy units, blends of rare patterns); the spare room avoids them, and
+        the dead latents are the first to go. ``1`` trains ``d_sae`` latents throughout,
+        as do fits of fewer than 10 epochs, ``partial_fit`` and a nonlinear decoder.
+        :class:`MatryoshkaSAE` grows and prunes its last level only. Phase one costs
+        the time of the larger dictionary.
     seq_len : int, default=1
         Bins per sample. With ``seq_len > 1`` each sample is the window of ``seq_len``
         consecutive bins ending at a row, and the SAE reconstructs the whole window

@@ -5,6 +5,7 @@ import pytest
 
 from sklearn_mini import MatryoshkaSAE, SpikeSAE
 from sklearn_mini._core import stopping
+from sklearn_mini._core.pruning import PruneSchedule
 from sklearn_mini._core.schedules import MIN_LR_RATIO, final_decay_lr
 from sklearn_mini.datasets import make_sparse_counts
 
@@ -69,7 +70,8 @@ def test_a_converged_fit_stops_after_its_decay(X):
     assert sae.validation_scores_ is None and sae.best_validation_score_ is None
     # the rule fired n_iter / 1.2 epochs in (the decay is a fifth of the epochs before it)
     fired = sae.n_iter_ - stopping.decay_epochs(round(sae.n_iter_ / 1.2))
-    warmup = stopping.warmup_epochs(400, 0.1)
+    # the rule ignores the warm-up and the epochs up to the last pruning stage
+    warmup = max(stopping.warmup_epochs(400, 0.1), PruneSchedule.plan(16, 2.0, 400).last_epoch)
     turns = sae.atom_turn_curve_
     assert len(turns) == sae.n_iter_
     assert stopping.converged(sae.loss_curve_[:fired], 1e-3, 5, start=warmup,

@@ -97,12 +97,9 @@ def test_default_simulation_recovery_sae_matryoshka_and_pca(default_simulation):
     # Level 0's 8 atoms are the 8 coarse features; fine features wait for later levels.
     assert rec_mat.level_fraction_coarse[0] == 1.0, rec_mat.best_cosine[:8]
     assert rec_mat.level_fraction_fine[0] <= 0.1
-    # Without renumbering by frequency a level-0 latent stays on a rarer pattern (here
-    # 6 of 8; seeds 0-9 of simulation and model: 8 of 8 in 1 seed, vs 10 with it;
-    # benchmarks/demo_seeds.py).
-    plain = fit(MatryoshkaSAE(levels=levels, sparsity="batchtopk", reorder_latents="none",
-                              random_state=0))
-    assert feature_recovery(plain, truth).level_fraction_coarse[0] < 1.0
+    # Renumbering by frequency is what makes this hold across seeds: without it, level 0
+    # held all eight coarse features in 2 of seeds 0-9 (seed 0 among them), with it in
+    # 10 of 10 (benchmarks/demo_seeds.py), so this one-seed test does not pin it.
 
 
 def test_latent_selectivity_hand_values_and_top_latents():
@@ -224,8 +221,11 @@ def test_aplysia_has_a_latent_selective_for_the_post_stimulation_epoch():
     X = SpikeBinner(bin_size=0.5, min_rate=0.5).fit_transform(rec.spikes)
     t = (np.arange(len(X)) + 0.5) * 0.5
     epoch = np.where(t < rec.stimulus[0], "pre", np.where(t < rec.stimulus[1], "stim", "post"))
-    Z = SpikeSAE(d_sae=32, topk=2, random_state=0).fit(X).transform(X)
-    sel = latent_selectivity(Z, epoch)
-    best = top_latents(sel, "post", n=1, min_f_in=0.2)
-    c = list(sel.conditions).index("post")
-    assert best.size == 1 and sel.selectivity[best[0], c] >= 0.9
+    # With its defaults (24 latents, top-6 for these 246 bins), on three seeds: ten seeds
+    # all gave 0.92-1.0 when this test was written.
+    for seed in range(3):
+        Z = SpikeSAE(random_state=seed).fit(X).transform(X)
+        sel = latent_selectivity(Z, epoch)
+        best = top_latents(sel, "post", n=1, min_f_in=0.2)
+        c = list(sel.conditions).index("post")
+        assert best.size == 1 and sel.selectivity[best[0], c] >= 0.9, seed

@@ -205,7 +205,7 @@ def test_reordering_renumbers_every_per_latent_tensor_and_keeps_the_function(enc
         after = trainer._loss(x)[0]
     # Same whole-dictionary function; the first level now holds other latents.
     assert not torch.equal(after, loss)
-    trainer.module.permute_latents(torch.argsort(torch.tensor(order)))
+    trainer.module.select_latents(torch.argsort(torch.tensor(order)))
     with torch.no_grad():
         torch.testing.assert_close(trainer._loss(x)[0], loss, rtol=1e-12, atol=0)
 

@@ -85,19 +85,23 @@ def test_stopped_fit_resumes_to_the_uninterrupted_result(make, n_checks, X, tmp_
     assert resumed.loss_curve_ == reference.loss_curve_
 
 
-# 22 steps an epoch (batch 64, 1350 training rows); the rule fires after epoch 20 and the
-# decay ends the fit at epoch 24: stop before, just after and inside the decay.
-@pytest.mark.parametrize("n_checks", [100, 445, 500])
-def test_a_fit_stopped_around_its_convergence_resumes_exactly(n_checks, X, tmp_path, stop_after):
+# 22 steps an epoch (batch 64, 1350 training rows); the 32 starting latents are pruned to
+# 16 at the ends of epochs 16, 24, 32 and 40, the rule fires after epoch 47 and the decay
+# ends the fit at epoch 57: stop inside the pruning (mid-epoch, and at a stage's epoch
+# end), just after the rule fired and inside the decay.
+@pytest.mark.parametrize("n_checks", [359, 528, 1039, 1144])
+def test_a_fit_stopped_around_pruning_and_convergence_resumes_exactly(n_checks, X, tmp_path,
+                                                                       stop_after):
     def make(**kw):
         return SpikeSAE(**fast_sae_params(n_epochs=80, n_iter_no_change=3, tol=0.01,
                                           early_stopping=True, **kw))
 
     reference = make().fit(X)
-    assert reference.converged_ and reference.n_iter_ == 24
+    assert reference.converged_ and reference.n_iter_ == 57
     stop_after(n_checks)
     with pytest.warns(FitInterruptedWarning):
         stopped = make(checkpoint_dir=tmp_path).fit(X)
+    assert stopped.components_.shape == (16, X.shape[1])  # usable: pruned to d_sae
     stop_after(10**9)
     resumed = make(checkpoint_dir=tmp_path).fit(X)
     assert resumed.n_epochs_resumed_ == stopped.n_iter_ < resumed.n_iter_ == reference.n_iter_
