@@ -18,6 +18,10 @@ import pathlib
 from _wave1 import wave1_params
 from bench_recordings import RECORDINGS, evaluate, load_split
 
+from sklearn_mini import SpikeSAE
+
+DEFAULT_PRUNE_FROM = SpikeSAE().prune_from
+
 
 def steps(params, n_train, n_features):
     """The changes, in order: (label, parameters) with each row adding one change."""
@@ -32,7 +36,8 @@ def steps(params, n_train, n_features):
         ("+ sparsity='topk'", {"sparsity": "topk"}),
         ("+ d_sae = 2 n_units, >= 4000 steps",
          {"d_sae": "auto", "topk": "auto", "dead_window": None, "n_epochs": "auto"}),
-        ("+ prune_from=2 (today's defaults)", {"prune_from": 2.0}),
+        (f"+ prune_from={DEFAULT_PRUNE_FROM:g} (today's defaults)",
+         {"prune_from": DEFAULT_PRUNE_FROM}),
     ]
     current = dict(wave1, **params)
     for label, change in changes:

@@ -25,6 +25,8 @@ pairwise matched cosine of their live dictionaries is reported
     python benchmarks/bench_recovery.py --smoke          # one small run, for CI
     python benchmarks/bench_recovery.py --json out.json  # also write every row
     python benchmarks/bench_recovery.py --topk 2 --methods SpikeSAE NMF  # another topk
+    python benchmarks/bench_recovery.py --sizes 1 --methods "SpikeSAE (defaults)" \\
+        --prune-from 2                                   # another over-complete start
     python benchmarks/bench_recovery.py --oracle         # random vs planted-atom starts
 
 ``--oracle`` asks whether a fit's shortfall is the loss's or the optimiser's: on seed 0
@@ -47,6 +49,7 @@ from _wave1 import wave1_params
 from sklearn_mini import MatryoshkaSAE, SpikeSAE
 from sklearn_mini.baselines import NMF, PCA, k_sparse_dictionary, sparse_nmf
 from sklearn_mini.datasets import RECOVERY_GENERATORS, match_atoms
+from sklearn_mini.exceptions import DivergenceError
 from sklearn_mini.metrics import explained_variance
 from sklearn_mini.sae import auto_topk
 from sklearn_mini.stability import seed_consistency
@@ -55,29 +58,31 @@ THRESHOLD = 0.9
 # The generators, and the noiseless variant of the first (where NMF does well).
 CASES = {name: (make, {}) for name, make in RECOVERY_GENERATORS.items()}
 CASES["broad_narrow (noiseless)"] = (RECOVERY_GENERATORS["broad_narrow"], {"noise": None})
+# The row of a fit that raised DivergenceError: no atom matched, the other scores unknown.
+DIVERGED = {"matched": 0.0, "broad": 0.0, "narrow": 0.0, "mean_cos": float("nan"),
+            "ev": float("nan"), "dead": float("nan"), "l0": float("nan"), "diverged": True}
 
 
 
-def _sae_params(epochs, topk):
-    """SpikeSAE parameters that the command line overrides (none by default)."""
-    params = {} if epochs is None else {"n_epochs": epochs}
-    if topk is not None:
-        params["topk"] = topk
-    return params
+def sae_overrides(epochs=None, topk=None, prune_from=None):
+    """The SpikeSAE parameters the command line sets (none by default)."""
+    names = {"n_epochs": epochs, "topk": topk, "prune_from": prune_from}
+    return {name: value for name, value in names.items() if value is not None}
 
 
-def methods(d, n_units, n_train, seed, epochs, topk=None):
-    """Name -> unfitted estimator, every one with ``d`` components."""
-    k = auto_topk(n_units) if topk is None else topk
-    sae = _sae_params(epochs, topk)
+def methods(d, n_units, n_train, seed, sae):
+    """Name -> unfitted estimator, every one with ``d`` components; ``sae`` holds the
+    overrides of :func:`sae_overrides`."""
+    k = sae.get("topk", auto_topk(n_units))
     old = wave1_params(n_train, n_units, d_sae=d)
-    if epochs is not None:
-        old["n_epochs"] = epochs
+    if "n_epochs" in sae:
+        old["n_epochs"] = sae["n_epochs"]
     # NNDSVD starts need n_components <= n_features; wider NMFs start at random.
     nmf = dict(init="nndsvda" if d <= n_units else "random", max_iter=500, random_state=seed)
     return {
         "SpikeSAE (defaults)": SpikeSAE(d_sae=d, random_state=seed, **sae),
-        "SpikeSAE (prune_from=1)": SpikeSAE(d_sae=d, random_state=seed, prune_from=1, **sae),
+        "SpikeSAE (prune_from=1)": SpikeSAE(d_sae=d, random_state=seed,
+                                            **{**sae, "prune_from": 1}),
         "SpikeSAE (wave-1 defaults)": SpikeSAE(random_state=seed, **old),
         "MatryoshkaSAE ((8, 2), (d, k))": MatryoshkaSAE(
             levels=((8, 2), (max(d, 9), k)), random_state=seed,
@@ -111,7 +116,7 @@ def score(name, model, train, test, truth):
     return row
 
 
-def run_case(case, seeds, sizes, n_samples, epochs, topk=None, only=None):
+def run_case(case, seeds, sizes, n_samples, sae, only=None):
     make, kwargs = CASES[case]
     rows = []
     for seed in seeds:
@@ -120,33 +125,39 @@ def run_case(case, seeds, sizes, n_samples, epochs, topk=None, only=None):
         train, test = X[:split], X[split:]
         for factor in sizes:
             d = factor * len(truth.dictionary)
-            for name, model in methods(d, X.shape[1], len(train), seed, epochs, topk).items():
+            for name, model in methods(d, X.shape[1], len(train), seed, sae).items():
                 if only and not any(word in name for word in only):
                     continue
                 start = time.perf_counter()
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")  # NMF convergence, dead-latent warnings
-                    model.fit(train)
-                row = score(name, model, train, test, truth)
+                    try:
+                        model.fit(train)
+                        row = score(name, model, train, test, truth)
+                    except DivergenceError:  # counted as matching nothing, and reported
+                        row = dict(DIVERGED)
                 row.update(case=case, method=name, size=f"{factor}x", d=d, seed=seed,
                            fit_s=time.perf_counter() - start)
                 rows.append(row)
     return rows
 
 
-def consistency(case, n_samples, epochs, topk=None, n_models=5):
-    """Mean pairwise matched cosine of SpikeSAE's dictionaries over model seeds."""
+def consistency(case, n_samples, sae, n_models=5):
+    """Mean pairwise matched cosine of SpikeSAE's dictionaries over model seeds (those
+    that did not diverge), and how many diverged."""
     make, kwargs = CASES[case]
     X, truth = make(n_samples=n_samples, random_state=0, **kwargs)
     train = X[: int(0.7 * len(X))]
-    sae = _sae_params(epochs, topk)
     models = []
     for seed in range(n_models):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            models.append(SpikeSAE(d_sae=len(truth.dictionary), random_state=seed,
-                                   **sae).fit(train))
-    return seed_consistency(models).mean
+            try:
+                models.append(SpikeSAE(d_sae=len(truth.dictionary), random_state=seed,
+                                       **sae).fit(train))
+            except DivergenceError:
+                pass
+    return seed_consistency(models).mean, n_models - len(models)
 
 
 def oracle(case, n_samples, epochs):
@@ -158,7 +169,7 @@ def oracle(case, n_samples, epochs):
     results = {}
     for start in ("random", "planted"):
         sae = SpikeSAE(d_sae=len(planted), random_state=0, prune_from=1,
-                       **_sae_params(epochs, None))
+                       **sae_overrides(epochs))
         if start == "planted":  # the module the fit starts from, set to the truth
             initialise = sae._initialise
 
@@ -189,7 +200,10 @@ def table(rows, case):
     for row in rows:
         groups.setdefault((row["size"], row["method"]), []).append(row)
     for (size, method), group in groups.items():
-        mean = {k: np.mean([r[k] for r in group]) for k in keys}
+        mean = {k: np.nanmean([r[k] for r in group]) for k in keys}
+        diverged = sum(r.get("diverged", False) for r in group)
+        if diverged:
+            method = f"{method} [{diverged} diverged]"
         low = min(r["matched"] for r in group)
         level0 = ("" if "level0_broad" not in group[0] else
                   f"{np.mean([r['level0_broad'] for r in group]):.0%} (min "
@@ -204,7 +218,7 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seeds", type=int, default=5)
     parser.add_argument("--sizes", type=int, nargs="+", default=[1, 2])
-    parser.add_argument("--cases", nargs="+", default=list(CASES))
+    parser.add_argument("--cases", nargs="+", default=list(CASES), choices=list(CASES))
     parser.add_argument("--n-samples", type=int, default=20000)
     parser.add_argument("--epochs", type=int, default=None,
                         help="override every SAE's n_epochs (for quick runs)")
@@ -212,6 +226,9 @@ def main():
     parser.add_argument("--json", default=None, help="write every row to this file")
     parser.add_argument("--topk", type=int, default=None,
                         help="topk of the SAEs and OMP instead of topk='auto'")
+    parser.add_argument("--prune-from", type=float, default=None,
+                        help="prune_from of the SAEs (and the consistency fits) instead of "
+                             "the default")
     parser.add_argument("--methods", nargs="+", default=None,
                         help="run only the methods whose names contain one of these words")
     parser.add_argument("--oracle", action="store_true",
@@ -229,23 +246,25 @@ def main():
         args.seeds, args.sizes, args.cases = 1, [1, 4], ["parent_child"]
         args.n_samples, args.epochs = 3000, 5
     all_rows = []
-    if args.topk is not None:
-        print(f"topk = {args.topk} for SpikeSAE (defaults), the MatryoshkaSAE's last level "
-              "and OMP (not topk='auto')")
+    sae = sae_overrides(args.epochs, args.topk, args.prune_from)
+    chosen = {key: value for key, value in sae.items() if key != "n_epochs"}
+    if chosen:
+        print(f"{chosen} instead of the defaults for the SAEs (topk also for OMP)")
     for case in args.cases:
-        rows = run_case(case, range(args.seeds), args.sizes, args.n_samples, args.epochs,
-                        args.topk, args.methods)
+        rows = run_case(case, range(args.seeds), args.sizes, args.n_samples, sae,
+                        args.methods)
         all_rows += rows
         print(table(rows, case))
         if not args.smoke:
-            value = consistency(case, args.n_samples, args.epochs, args.topk)
-            setting = "its defaults" if args.topk is None else f"topk={args.topk}"
+            value, diverged = consistency(case, args.n_samples, sae)
+            setting = chosen or "its defaults"
             print(f"\nseed consistency of SpikeSAE with {setting} (5 model seeds, seed-0 "
-                  f"data, d = planted atoms): {value:.3f}")
+                  f"data, d = planted atoms): {value:.3f}"
+                  + (f" ({diverged} diverged, left out)" if diverged else ""))
         print(flush=True)
-    if args.json:
-        with open(args.json, "w") as handle:
-            json.dump(all_rows, handle, indent=1)
+        if args.json:  # after every case, so that a stopped run keeps what it measured
+            with open(args.json, "w") as handle:
+                json.dump(all_rows, handle, indent=1)
 
 
 if __name__ == "__main__":

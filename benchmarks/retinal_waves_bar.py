@@ -53,6 +53,8 @@ def main():
     parser.add_argument("--epochs", type=int, default=20)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--sparsity", default="topk", choices=["topk", "batchtopk"])
+    parser.add_argument("--prune-from", type=float, default=None,
+                        help="prune_from instead of the default (1: no over-complete start)")
     parser.add_argument("--reference", action="store_true",
                         help="also time the dense bf16 stand-in for the research code")
     args = parser.parse_args()
@@ -65,6 +67,8 @@ def main():
     sae = MatryoshkaSAE(levels=LEVELS, level_weights=WEIGHTS,
                         n_epochs=args.epochs, loss="msle", sparsity=args.sparsity,
                         random_state=args.seed)
+    if args.prune_from is not None:
+        sae.set_params(prune_from=args.prune_from)
     start = time.perf_counter()
     sae.fit(train)
     seconds = time.perf_counter() - start

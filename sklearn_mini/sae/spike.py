@@ -143,8 +143,8 @@ class SpikeSAE(_BaseSAE):
         (copies of busy units, blends of rare patterns); the spare room avoids them, and
         the dead latents are the first to go. ``1`` trains ``d_sae`` latents throughout,
         as do fits of fewer than 10 epochs, ``partial_fit`` and a nonlinear decoder.
-        :class:`MatryoshkaSAE` grows and prunes its last level only. Phase one costs
-        the time of the larger dictionary.
+        :class:`MatryoshkaSAE` grows and prunes its last level only. The first half of
+        the fit costs the time of the larger dictionary.
     seq_len : int, default=1
         Bins per sample. With ``seq_len > 1`` each sample is the window of ``seq_len``
         consecutive bins ending at a row, and the SAE reconstructs the whole window

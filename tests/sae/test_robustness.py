@@ -94,7 +94,7 @@ def test_a_fit_stopped_around_pruning_and_convergence_resumes_exactly(n_checks, 
                                                                        stop_after):
     def make(**kw):
         return SpikeSAE(**fast_sae_params(n_epochs=80, n_iter_no_change=3, tol=0.01,
-                                          early_stopping=True, **kw))
+                                          early_stopping=True, prune_from=2, **kw))
 
     reference = make().fit(X)
     assert reference.converged_ and reference.n_iter_ == 57
