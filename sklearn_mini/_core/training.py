@@ -340,8 +340,9 @@ class Trainer:
                     self._reorder_latents()
                 pos.epoch, pos.batch, pos.running, pos.counted = pos.epoch + 1, 0, 0.0, 0
                 pos.epoch_rng_state = pos.rng_state = pos.firing = pos.fired = None
-                if self.pruning is not None and self.pruning.due(pos.epoch):
-                    self.prune(data, self.pruning.due(pos.epoch), pos)
+                size = None if self.pruning is None else self.pruning.due(pos.epoch)
+                if size is not None:
+                    self.prune(data, size, pos)
                 if monitor is not None:
                     monitor(pos)
                 if cfg.verbose >= 2:
@@ -371,8 +372,7 @@ class Trainer:
         atoms of the survivors."""
         keep = survivors(self.module, self.cfg, cost_rows(data, self.generator), size,
                          self.pruning.first)
-        select_latents(self.module, self.optimizer, keep)
-        self.steps_since_fired = self.steps_since_fired[keep]
+        self._select_latents(keep)
         if pos is not None and pos.epoch_atoms is not None:
             pos.epoch_atoms = pos.epoch_atoms[keep.to(pos.epoch_atoms.device)]
         self.cfg.levels = with_last_size(self.cfg.levels, size)
@@ -393,12 +393,16 @@ class Trainer:
 
     def _reorder_latents(self):
         """Renumber latents by this epoch's firing count, most frequent first (stable)."""
-        order = frequency_order(self._firing)
-        select_latents(self.module, self.optimizer, order)
-        self.steps_since_fired = self.steps_since_fired[order]
-        if self._epoch_fired is not None:
-            self._epoch_fired = self._epoch_fired[order]
+        self._select_latents(frequency_order(self._firing))
         self.guard.snapshot(self.step)  # a roll-back must not undo the renumbering
+
+    def _select_latents(self, index):
+        """Keep the latents ``index`` in that order (renumbering or pruning), with their
+        optimiser moments, dead-latent clocks and this epoch's firing flags."""
+        select_latents(self.module, self.optimizer, index)
+        self.steps_since_fired = self.steps_since_fired[index]
+        if self._epoch_fired is not None:
+            self._epoch_fired = self._epoch_fired[index]
 
     def _epoch_order(self, pos, n, data):
         """This epoch's row order, drawn from the generator at the epoch's start.
