@@ -93,14 +93,21 @@ def reconstruction_loss(name, x_hat, x, tau=1.0, eps=1e-8):
     return element_losses(name, x_hat, x, tau, eps).mean()
 
 
-def aux_loss(residual, residual_hat):
-    """Auxiliary dead-latent loss (Gao et al. 2024, eq. for L_aux).
+def aux_loss(name, x, x_hat, residual_hat, tau=1.0, eps=1e-8):
+    """Auxiliary dead-latent loss (Gao et al. 2024's L_aux), in the main loss's terms.
 
-    ``mean((residual - residual_hat)**2)`` where ``residual = x - x_hat`` is detached from
-    the graph (the main reconstruction must not be pulled towards the dead latents) and
-    ``residual_hat`` is the decoding of the top ``k_aux`` dead pre-activations *without*
-    the decoder bias.
+    The reconstruction loss ``name`` of ``x`` against ``x_hat + residual_hat``, where
+    ``x_hat`` (the model's reconstruction) is detached, so that only the dead latents'
+    decoding ``residual_hat`` (the top ``k_aux`` dead pre-activations decoded *without*
+    the decoder bias) learns: the dead latents are trained to explain what the live ones
+    miss, by the measure the fit minimises. For ``'mse'`` this is Gao et al.'s
+    ``mean((e - residual_hat)**2)`` with ``e = x - x_hat``. A squared error on the raw
+    residual under a count loss would weigh a unit's misses by its squared count: on
+    unnormalised counts (tens per bin) it outgrew the count loss by orders of magnitude
+    and drove the fit to divergence (``tests/core/test_formulas.py``). For ``'poisson'``
+    the sum is clamped at zero (a rate cannot be negative).
     """
-    if residual.requires_grad:
-        raise ValueError("aux_loss expects a detached residual.")
-    return (residual - residual_hat).pow(2).mean()
+    total = x_hat.detach() + residual_hat
+    if name == "poisson":
+        total = total.clamp_min(0.0)
+    return reconstruction_loss(name, total, x, tau, eps)

@@ -102,7 +102,8 @@ def test_aux_loss_hand_value(k_aux, expected, subset):
     else:
         assert mask[:, 0].eq(0).all(), "a live latent was used"
     e_hat = module.decode_dead(pre_dead, mask, cols)
-    value = losses.aux_loss(residual, e_hat)
+    # With x_hat = 0 the residual is x itself; 'mse' is Gao et al.'s formula.
+    value = losses.aux_loss("mse", residual, torch.zeros_like(residual), e_hat)
     assert value.item() == pytest.approx(expected, rel=1e-12)
     value.backward()
     assert pre.grad[:, 0].eq(0).all()
@@ -117,10 +118,42 @@ def test_aux_loss_hand_value(k_aux, expected, subset):
         assert module.W_dec.grad[0].eq(0).all() and module.b_dec.grad is None
 
 
-def test_aux_loss_rejects_undetached_residual():
-    residual = torch.zeros(2, 2, requires_grad=True)
-    with pytest.raises(ValueError, match="detached"):
-        losses.aux_loss(residual, torch.zeros(2, 2))
+def test_aux_loss_is_the_main_loss_of_the_detached_reconstruction_plus_the_dead_decoding():
+    x = torch.tensor([[1.0, 3.0]], dtype=torch.float64)
+    x_hat = torch.tensor([[0.5, 1.0]], dtype=torch.float64, requires_grad=True)
+    e_hat = torch.tensor([[0.5, 1.0]], dtype=torch.float64, requires_grad=True)
+    # msle: x_hat + e_hat = [1, 2] -> ((ln2 - ln2)^2 + (ln3 - ln4)^2) / 2
+    value = losses.aux_loss("msle", x, x_hat, e_hat)
+    assert value.item() == pytest.approx(math.log(3 / 4) ** 2 / 2, rel=1e-12)
+    value.backward()
+    assert x_hat.grad is None, "the main reconstruction must not be pulled by dead latents"
+    # d/d e_hat[1] = 2 (ln3 - ln3 ... ) / 2: (log1p(2) - log1p(3)) / (1 + 2); entry 0 is 0
+    torch.testing.assert_close(
+        e_hat.grad, torch.tensor([[0.0, math.log(3 / 4) / 3]], dtype=torch.float64))
+    # mse: e = x - x_hat = [0.5, 2] against e_hat [0.5, 1] -> (0 + 1) / 2
+    assert losses.aux_loss("mse", x, x_hat, e_hat).item() == pytest.approx(0.5)
+
+
+def test_poisson_aux_loss_clamps_a_negative_sum_instead_of_returning_nan():
+    x = torch.tensor([[2.0, 0.0]], dtype=torch.float64)
+    x_hat = torch.tensor([[1.0, 0.5]], dtype=torch.float64)
+    e_hat = torch.tensor([[-3.0, 0.5]], dtype=torch.float64)
+    # rates clamp to [0, 1]: (0 - 2 + 2 ln2 - 2 ln(1e-8)) + (1 - 0) over 2
+    expected = (-2 + 2 * math.log(2 + 1e-8) - 2 * math.log(1e-8) + 1) / 2
+    assert losses.aux_loss("poisson", x, x_hat, e_hat).item() == pytest.approx(expected)
+
+
+def test_aux_loss_on_unnormalised_counts_stays_on_the_main_loss_scale():
+    # The regression behind this formula: with counts of tens per bin, a squared error on
+    # the raw residual was hundreds of times the msle main loss, and drove fits to
+    # divergence. The aux loss of a dead decoding as far off as the reconstruction is
+    # the main loss itself, whatever the scale of the counts.
+    gen = torch.Generator().manual_seed(0)
+    x = 30 * torch.rand(64, 10, generator=gen, dtype=torch.float64)
+    x_hat = 0.5 * x
+    main = losses.reconstruction_loss("msle", x_hat, x)
+    assert losses.aux_loss("msle", x, x_hat, torch.zeros_like(x)).item() == pytest.approx(
+        main.item())
 
 
 def test_trainer_adds_aux_term_with_coefficient_and_only_dead_latents_get_its_gradient():

@@ -262,6 +262,20 @@ def test_non_finite_loss_mid_fit_is_rolled_back(X, monkeypatch):
     assert np.isfinite(sae.components_).all() and np.isfinite(sae.loss_curve_).all()
 
 
+def test_unnormalised_counts_with_dead_latents_fit_without_divergence():
+    # Counts up to ~100 per bin, the msle default and a 2-step dead window: the aux loss
+    # works from the first epochs. As a squared error on the raw residual it outweighed
+    # the msle main loss ~20-fold and every update was rolled back (DivergenceError);
+    # in the main loss's terms (losses.aux_loss) the fit converges.
+    from sklearn_mini.datasets import RECOVERY_GENERATORS
+    X, _ = RECOVERY_GENERATORS["broad_narrow"](n_samples=3000, random_state=0, noise=None)
+    X = 4 * X
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", DivergenceWarning)
+        sae = SpikeSAE(d_sae=88, n_epochs=60, random_state=0).fit(X)
+    assert sae.score(X) > 0.5
+
+
 def test_input_overflowing_the_loss_is_a_clear_value_error():
     # Values that vary by ~1e30: any reconstruction's squared error is ~1e60, past
     # float32's 3.4e38, whatever the initial weights (constant 1e30 could fit exactly).
