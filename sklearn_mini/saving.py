@@ -15,11 +15,12 @@ from . import _model_files
 
 
 def _classes():
+    from .dynamics.lfads import LFADS
     from .sae.matryoshka import MatryoshkaSAE
     from .sae.spike import SpikeSAE
     from .spikes.binning import SpikeBinner
 
-    return {cls.__name__: cls for cls in (SpikeBinner, SpikeSAE, MatryoshkaSAE)}
+    return {cls.__name__: cls for cls in (SpikeBinner, SpikeSAE, MatryoshkaSAE, LFADS)}
 
 
 def save(estimator, path):
@@ -27,7 +28,7 @@ def save(estimator, path):
 
     Parameters
     ----------
-    estimator : SpikeBinner, SpikeSAE, MatryoshkaSAE or Pipeline of these
+    estimator : SpikeBinner, SpikeSAE, MatryoshkaSAE, LFADS or Pipeline of these
         The fitted object.
     path : str or path-like
         Directory to create (or overwrite files in).

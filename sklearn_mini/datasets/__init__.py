@@ -8,9 +8,12 @@
   :func:`make_shared_assemblies`, :func:`make_parent_child` and the held-out
   :func:`make_probe_bumps` (all in
   ``RECOVERY_GENERATORS``).
+* Latent dynamics: :func:`make_lorenz_spikes` (:mod:`._lorenz`), Poisson spikes driven
+  by a Lorenz attractor.
 * :func:`match_atoms` scores a learned dictionary against planted atoms.
 """
 
+from ._lorenz import make_lorenz_spikes
 from ._planted import (
     RECOVERY_GENERATORS,
     make_broad_narrow,
@@ -32,6 +35,7 @@ __all__ = [
     "make_broad_narrow",
     "make_dictionary_spikes",
     "make_hierarchical_counts",
+    "make_lorenz_spikes",
     "make_parent_child",
     "make_probe_bumps",
     "make_shared_assemblies",

@@ -484,13 +484,14 @@ def test_every_model_scores_with_the_one_score():
     # Issue 20: the score formula was written four times (SAE, baselines, adapters,
     # StableFeatures). Now one mixin applies metrics.explained_variance for all of them.
     from sklearn_mini import MatryoshkaSAE, SpikeSAE
-    from sklearn_mini.adapters import LFADS, CEBRAEmbedding, SliceTCA
+    from sklearn_mini.adapters import GPFA, CEBRAEmbedding, SliceTCA
+    from sklearn_mini.dynamics import LFADS
     from sklearn_mini.baselines import NMF, PCA, DictionaryLearning
     from sklearn_mini.evaluation._score import ReconstructionScoreMixin
     from sklearn_mini.stability import StableFeatures
 
     for cls in (SpikeSAE, MatryoshkaSAE, PCA, NMF, DictionaryLearning, StableFeatures,
-                CEBRAEmbedding, SliceTCA, LFADS):
+                CEBRAEmbedding, SliceTCA, LFADS, GPFA):
         assert cls.score is ReconstructionScoreMixin.score, cls.__name__
 
 

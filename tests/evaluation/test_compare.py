@@ -11,7 +11,8 @@ from sklearn.pipeline import make_pipeline
 from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_mini import SpikeBinner, SpikeSAE, as_spike_trains, compare, plot_comparison
-from sklearn_mini.adapters import LFADS, LFADS_INSTALL, CEBRAEmbedding, SliceTCA, lfads_available
+from sklearn_mini.adapters import GPFA_INSTALL, CEBRAEmbedding, SliceTCA, gpfa_available
+from sklearn_mini.dynamics import LFADS
 from sklearn_mini.baselines import PCA, default_baselines
 from sklearn_mini.datasets import make_sparse_counts
 from sklearn_mini.metrics import (
@@ -196,23 +197,14 @@ def test_slicetca_least_squares_codes_fit_training_trials_at_least_as_well(count
     assert partial.shape == (1005, counts.shape[1])
 
 
-def test_lfads_is_reported_unavailable_without_the_package():
-    assert lfads_available() is (importlib.util.find_spec("lfads_torch") is not None)
+def test_gpfa_availability_matches_the_import_system():
+    assert gpfa_available() is (importlib.util.find_spec("elephant") is not None)
+    assert "pip install elephant" in GPFA_INSTALL
 
 
-@pytest.mark.skipif(lfads_available(), reason="checks the error raised without lfads_torch")
-def test_lfads_fit_without_the_package_names_the_install_command(counts):
-    model = LFADS(window=10, n_epochs=1)
-    assert model.get_params()["window"] == 10  # constructing needs no lfads_torch
-    with pytest.raises(ImportError, match="git clone https://github.com/arsedler9/lfads-torch"):
-        model.fit(counts[:200])
-    assert "pip install -e lfads-torch" in LFADS_INSTALL
-
-
-@pytest.mark.skipif(not lfads_available(), reason="lfads_torch is not installed (not on PyPI)")
-def test_lfads_in_a_pipeline_fits_transforms_and_reconstructs(spikes):
+def test_native_lfads_in_a_pipeline_fits_transforms_and_reconstructs(spikes):
     pipe = make_pipeline(SpikeBinner(bin_size=0.05, normalize=None),
-                         LFADS(window=20, fac_dim=4, n_epochs=3, random_state=0))
+                         LFADS(window=20, fac_dim=4, gen_dim=16, n_epochs=3, random_state=0))
     pipe.fit(spikes)
     factors = pipe.transform(spikes)
     assert factors.shape[1] == 4 and np.isfinite(factors).all()
