@@ -110,7 +110,7 @@ def test_the_spikes_layer_imports_nothing_above_it():
 # Bottom-up: a module imports its own layer, layers below, leaf helpers (modules that
 # import nothing of the package: _optional, _model_files, exceptions...) and the formulas
 # every layer scores with (evaluation.metrics and its one score mixin, evaluation._score).
-LAYERS = ["_core", "spikes", "io", "datasets", "sae", "adapters", "evaluation", "app"]
+LAYERS = ["_core", "spikes", "io", "datasets", "sae", "dynamics", "adapters", "evaluation", "app"]
 FORMULAS = {"sklearn_mini.evaluation.metrics", "sklearn_mini.evaluation._score"}
 
 

@@ -5,7 +5,7 @@ it is missing: ``pip install -e ".[cebra]"``, ``".[slicetca]"``, ``".[gpfa]"``. 
 native: :class:`sklearn_mini.dynamics.LFADS`.
 """
 
-from ._rng import isolated_torch_rng
+from .._core.seeding import isolated_torch_rng
 from .cebra import CEBRAEmbedding
 from .gpfa import GPFA, gpfa_available
 from .gpfa import INSTALL as GPFA_INSTALL

@@ -15,9 +15,9 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._core.device import resolve_device
+from .._core.seeding import isolated_torch_rng
 from .._optional import require
 from ..evaluation._score import ReconstructionScoreMixin
-from ._rng import isolated_torch_rng
 
 
 class CEBRAEmbedding(ReconstructionScoreMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,

@@ -8,7 +8,9 @@ square-rooted as elephant's own GPFA does, and returns the orthonormalised poste
 means per bin.
 """
 
+import contextlib
 import importlib.util
+import io
 import warnings
 from numbers import Integral, Real
 
@@ -140,7 +142,8 @@ class GPFA(ReconstructionScoreMixin, TransformerMixin, BaseEstimator):
                              f"units that fire; X has {int(self.active_units_.sum())} "
                              f"(n_features = {X.shape[1]}).")
         windows = cut_windows(X[:, self.active_units_], self.window)
-        with warnings.catch_warnings():
+        # gpfa_core prints its progress whatever `verbose` says; a fit here is quiet.
+        with warnings.catch_warnings(), contextlib.redirect_stdout(io.StringIO()):
             # elephant cuts trials into 20-bin segments for EM and warns, for windows
             # shorter than that, that it uses them whole instead: which is what we want.
             warnings.filterwarnings("ignore", message="trial corresponding to index")

@@ -10,8 +10,8 @@ from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .._core.device import resolve_device
+from .._core.seeding import isolated_torch_rng
 from .._optional import require
-from ._rng import isolated_torch_rng
 from ._score import ValidatedReconstructionScoreMixin
 
 

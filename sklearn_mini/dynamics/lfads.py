@@ -19,8 +19,8 @@ from sklearn.utils.validation import check_is_fitted, validate_data
 
 from .. import _model_files
 from .._core.device import resolve_device
+from .._core.seeding import isolated_torch_rng
 from .._core.threads import cpu_threads
-from ..adapters._rng import isolated_torch_rng
 from ..evaluation._score import ReconstructionScoreMixin
 from ._lfads_net import LFADSNet
 from ._windows import covering_windows, cut_windows, rows_of

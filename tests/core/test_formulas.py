@@ -485,8 +485,8 @@ def test_every_model_scores_with_the_one_score():
     # StableFeatures). Now one mixin applies metrics.explained_variance for all of them.
     from sklearn_mini import MatryoshkaSAE, SpikeSAE
     from sklearn_mini.adapters import GPFA, CEBRAEmbedding, SliceTCA
-    from sklearn_mini.dynamics import LFADS
     from sklearn_mini.baselines import NMF, PCA, DictionaryLearning
+    from sklearn_mini.dynamics import LFADS
     from sklearn_mini.evaluation._score import ReconstructionScoreMixin
     from sklearn_mini.stability import StableFeatures
 

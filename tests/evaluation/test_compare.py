@@ -12,9 +12,9 @@ from sklearn.utils.estimator_checks import parametrize_with_checks
 
 from sklearn_mini import SpikeBinner, SpikeSAE, as_spike_trains, compare, plot_comparison
 from sklearn_mini.adapters import GPFA_INSTALL, CEBRAEmbedding, SliceTCA, gpfa_available
-from sklearn_mini.dynamics import LFADS
 from sklearn_mini.baselines import PCA, default_baselines
 from sklearn_mini.datasets import make_sparse_counts
+from sklearn_mini.dynamics import LFADS
 from sklearn_mini.metrics import (
     cosine_per_example,
     cosine_per_unit,
