@@ -47,3 +47,16 @@ def test_negative_input_is_a_clear_error(counts):
     "check_methods_subset_invariance": "rows are time bins read in windows"})
 def test_sklearn_estimator_checks(estimator, check):
     check(estimator)
+
+
+def test_lfads_and_gpfa_stand_in_compare_beside_pca(counts):
+    from sklearn_mini import compare
+    from sklearn_mini.baselines import PCA
+    from sklearn_mini.dynamics import LFADS
+
+    table = compare({"LFADS": LFADS(window=10, fac_dim=2, gen_dim=8, ic_dim=4, enc_dim=8,
+                                    n_epochs=2, random_state=0),
+                     "GPFA": GPFA(window=10, x_dim=2, em_max_iters=5),
+                     "PCA": PCA(2)}, counts, cv=2)
+    assert table["method"].tolist() == ["LFADS", "GPFA", "PCA"]
+    assert not table.isna().any().any()
