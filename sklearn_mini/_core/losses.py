@@ -93,21 +93,26 @@ def reconstruction_loss(name, x_hat, x, tau=1.0, eps=1e-8):
     return element_losses(name, x_hat, x, tau, eps).mean()
 
 
-def aux_loss(name, x, x_hat, residual_hat, tau=1.0, eps=1e-8):
-    """Auxiliary dead-latent loss (Gao et al. 2024's L_aux), in the main loss's terms.
+# The aux loss's denominator is at least this fraction of the input's mean square, so that
+# a batch the live latents already reconstruct (residual ~ 0) cannot make it explode.
+AUX_RESIDUAL_FLOOR = 1e-6
 
-    The reconstruction loss ``name`` of ``x`` against ``x_hat + residual_hat``, where
-    ``x_hat`` (the model's reconstruction) is detached, so that only the dead latents'
-    decoding ``residual_hat`` (the top ``k_aux`` dead pre-activations decoded *without*
-    the decoder bias) learns: the dead latents are trained to explain what the live ones
-    miss, by the measure the fit minimises. For ``'mse'`` this is Gao et al.'s
-    ``mean((e - residual_hat)**2)`` with ``e = x - x_hat``. A squared error on the raw
-    residual under a count loss would weigh a unit's misses by its squared count: on
-    unnormalised counts (tens per bin) it outgrew the count loss by orders of magnitude
-    and drove the fit to divergence (``tests/core/test_formulas.py``). For ``'poisson'``
-    the sum is clamped at zero (a rate cannot be negative).
+
+def aux_loss(residual, residual_hat, x):
+    """Auxiliary dead-latent loss (Gao et al. 2024's L_aux), normalised by the residual.
+
+    ``mean((residual - residual_hat)**2) / mean(residual**2)``: the fraction of the
+    residual's energy the dead latents leave unexplained, where ``residual = x - x_hat``
+    is detached from the graph (the main reconstruction must not be pulled towards the
+    dead latents) and ``residual_hat`` is the decoding of the top ``k_aux`` dead
+    pre-activations *without* the decoder bias. It is 1 when the dead latents decode
+    nothing, whatever the scale of the counts: the raw squared error grew with the
+    squared counts and, on unnormalised counts (tens a bin), outweighed an MSLE main loss
+    and drove fits to divergence. The denominator is at least ``AUX_RESIDUAL_FLOOR``
+    times ``mean(x**2)``.
     """
-    total = x_hat.detach() + residual_hat
-    if name == "poisson":
-        total = total.clamp_min(0.0)
-    return reconstruction_loss(name, total, x, tau, eps)
+    if residual.requires_grad:
+        raise ValueError("aux_loss expects a detached residual.")
+    floor = AUX_RESIDUAL_FLOOR * x.detach().pow(2).mean()
+    scale = residual.pow(2).mean().clamp_min(floor).clamp_min(torch.finfo(x.dtype).tiny)
+    return (residual - residual_hat).pow(2).mean() / scale

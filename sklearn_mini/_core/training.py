@@ -215,11 +215,9 @@ class Trainer:
         return self._aux_loss(x, x_hat, self.module.decode_dead(pre_dead, mask, cols))
 
     def _aux_loss(self, x, x_hat, residual_hat):
-        """Weighted aux loss: dead latents reconstruct what the (detached) ``x_hat``
-        misses, in the terms of the main loss."""
-        cfg = self.cfg
-        return cfg.aux_coef * losses.aux_loss(cfg.loss, x, x_hat, residual_hat, cfg.tau,
-                                              cfg.eps)
+        """Weighted aux loss: dead latents reconstruct the (detached) residual."""
+        residual = (x - x_hat).detach()
+        return self.cfg.aux_coef * losses.aux_loss(residual, residual_hat, x)
 
     def _update_dead_clock(self, fired):
         self.steps_since_fired = torch.where(fired, 0, self.steps_since_fired + 1)

@@ -78,13 +78,14 @@ def _toy_module():
 @pytest.mark.parametrize("k_aux, expected", [
     # k_aux=1: row 0 picks dead latent 2 (pre 2) -> e_hat [1.2, 1.6];
     #          row 1 picks dead latent 2 (pre 4) -> e_hat [2.4, 3.2].
-    # errors: (1-1.2)^2 + 1.6^2 = 2.6 ; 2.4^2 + (2-3.2)^2 = 7.2 ; mean over 4 = 2.45
-    (1, 2.45),
+    # errors: (1-1.2)^2 + 1.6^2 = 2.6 ; 2.4^2 + (2-3.2)^2 = 7.2 ; mean over 4 = 2.45,
+    # over the residual's mean square (1 + 4) / 4 = 1.25: 1.96
+    (1, 1.96),
     # k_aux=2: row 0 adds latent 1 (pre 1) -> e_hat [1.2, 2.6]: 0.04 + 6.76 = 6.8;
     #          row 1's other dead latent has pre -1: its code is 0, its part below zero
     #          -1 decodes (frozen) to [0, -1] -> e_hat [2.4, 2.2]: 5.76 + 0.04 = 5.8.
-    #          (6.8 + 5.8) / 4 = 3.15
-    (2, 3.15),
+    #          (6.8 + 5.8) / 4 = 3.15; / 1.25 = 2.52
+    (2, 2.52),
 ])
 @pytest.mark.parametrize("subset", [False, True], ids=["all-latents-masked", "dead-columns"])
 def test_aux_loss_hand_value(k_aux, expected, subset):
@@ -102,58 +103,45 @@ def test_aux_loss_hand_value(k_aux, expected, subset):
     else:
         assert mask[:, 0].eq(0).all(), "a live latent was used"
     e_hat = module.decode_dead(pre_dead, mask, cols)
-    # With x_hat = 0 the residual is x itself; 'mse' is Gao et al.'s formula.
-    value = losses.aux_loss("mse", residual, torch.zeros_like(residual), e_hat)
+    value = losses.aux_loss(residual, e_hat, residual)
     assert value.item() == pytest.approx(expected, rel=1e-12)
     value.backward()
     assert pre.grad[:, 0].eq(0).all()
     if k_aux == 2:
-        # d/d pre[1, 1] = -2/4 (e - e_hat) . W_dec[1] = -0.5 ([0 - 2.4, 2 - 2.2] . [0, 1]) = 0.1:
+        # d/d pre[1, 1] = -2/4 (e - e_hat) . W_dec[1] / 1.25
+        #              = -0.5 ([0 - 2.4, 2 - 2.2] . [0, 1]) / 1.25 = 0.08:
         # the negative part reaches the dead latent's encoder ...
-        assert pre.grad[1, 1].item() == pytest.approx(0.1, rel=1e-12)
+        assert pre.grad[1, 1].item() == pytest.approx(0.08, rel=1e-12)
         # ... but not its atom: W_dec[1] gets gradient from row 0's positive code only
-        # (-2/4 (e - e_hat)[0] . 1 = -0.5 [1 - 1.2, 0 - 2.6] = [0.1, 1.3]).
+        # (-2/4 (e - e_hat)[0] . 1 / 1.25 = -0.4 [1 - 1.2, 0 - 2.6] = [0.08, 1.04]).
         torch.testing.assert_close(module.W_dec.grad[1],
-                                   torch.tensor([0.1, 1.3], dtype=torch.float64))
+                                   torch.tensor([0.08, 1.04], dtype=torch.float64))
         assert module.W_dec.grad[0].eq(0).all() and module.b_dec.grad is None
 
 
-def test_aux_loss_is_the_main_loss_of_the_detached_reconstruction_plus_the_dead_decoding():
-    x = torch.tensor([[1.0, 3.0]], dtype=torch.float64)
-    x_hat = torch.tensor([[0.5, 1.0]], dtype=torch.float64, requires_grad=True)
-    e_hat = torch.tensor([[0.5, 1.0]], dtype=torch.float64, requires_grad=True)
-    # msle: x_hat + e_hat = [1, 2] -> ((ln2 - ln2)^2 + (ln3 - ln4)^2) / 2
-    value = losses.aux_loss("msle", x, x_hat, e_hat)
-    assert value.item() == pytest.approx(math.log(3 / 4) ** 2 / 2, rel=1e-12)
-    value.backward()
-    assert x_hat.grad is None, "the main reconstruction must not be pulled by dead latents"
-    # d/d e_hat[1] = 2 (ln3 - ln3 ... ) / 2: (log1p(2) - log1p(3)) / (1 + 2); entry 0 is 0
-    torch.testing.assert_close(
-        e_hat.grad, torch.tensor([[0.0, math.log(3 / 4) / 3]], dtype=torch.float64))
-    # mse: e = x - x_hat = [0.5, 2] against e_hat [0.5, 1] -> (0 + 1) / 2
-    assert losses.aux_loss("mse", x, x_hat, e_hat).item() == pytest.approx(0.5)
+def test_aux_loss_rejects_undetached_residual():
+    residual = torch.zeros(2, 2, requires_grad=True)
+    with pytest.raises(ValueError, match="detached"):
+        losses.aux_loss(residual, torch.zeros(2, 2), torch.ones(2, 2))
 
 
-def test_poisson_aux_loss_clamps_a_negative_sum_instead_of_returning_nan():
-    x = torch.tensor([[2.0, 0.0]], dtype=torch.float64)
-    x_hat = torch.tensor([[1.0, 0.5]], dtype=torch.float64)
-    e_hat = torch.tensor([[-3.0, 0.5]], dtype=torch.float64)
-    # rates clamp to [0, 1]: (0 - 2 + 2 ln2 - 2 ln(1e-8)) + (1 - 0) over 2
-    expected = (-2 + 2 * math.log(2 + 1e-8) - 2 * math.log(1e-8) + 1) / 2
-    assert losses.aux_loss("poisson", x, x_hat, e_hat).item() == pytest.approx(expected)
+@pytest.mark.parametrize("scale", [1.0, 1000.0])
+def test_aux_loss_does_not_grow_with_the_scale_of_the_counts(scale):
+    # The regression behind the normalisation: on counts of tens a bin the raw squared
+    # error was hundreds of times an msle main loss and drove fits to divergence.
+    e = scale * torch.tensor([[1.0, -2.0], [0.5, 0.0]], dtype=torch.float64)
+    x = scale * torch.ones(2, 2, dtype=torch.float64)
+    assert losses.aux_loss(e, torch.zeros_like(e), x).item() == pytest.approx(1.0)
+    # half the residual explained leaves a quarter of its energy
+    assert losses.aux_loss(e, e / 2, x).item() == pytest.approx(0.25)
 
 
-def test_aux_loss_on_unnormalised_counts_stays_on_the_main_loss_scale():
-    # The regression behind this formula: with counts of tens per bin, a squared error on
-    # the raw residual was hundreds of times the msle main loss, and drove fits to
-    # divergence. The aux loss of a dead decoding as far off as the reconstruction is
-    # the main loss itself, whatever the scale of the counts.
-    gen = torch.Generator().manual_seed(0)
-    x = 30 * torch.rand(64, 10, generator=gen, dtype=torch.float64)
-    x_hat = 0.5 * x
-    main = losses.reconstruction_loss("msle", x_hat, x)
-    assert losses.aux_loss("msle", x, x_hat, torch.zeros_like(x)).item() == pytest.approx(
-        main.item())
+def test_aux_loss_of_a_vanishing_residual_is_bounded_by_the_floor():
+    x = torch.full((2, 2), 2.0, dtype=torch.float64)
+    e_hat = torch.full((2, 2), 1e-3, dtype=torch.float64)
+    value = losses.aux_loss(torch.zeros(2, 2, dtype=torch.float64), e_hat, x)
+    # 1e-6 / (AUX_RESIDUAL_FLOOR * 4)
+    assert value.item() == pytest.approx(1e-6 / (losses.AUX_RESIDUAL_FLOOR * 4.0))
 
 
 def test_trainer_adds_aux_term_with_coefficient_and_only_dead_latents_get_its_gradient():
@@ -178,7 +166,7 @@ def test_trainer_adds_aux_term_with_coefficient_and_only_dead_latents_get_its_gr
     # Each sample's two largest dead pre-activations, decoded without the bias.
     top = pre[:, dead].topk(2, dim=1)
     codes_aux = torch.zeros(8, 3, dtype=pre.dtype).scatter(1, top.indices, top.values)
-    aux = ((residual - codes_aux @ module.W_dec[dead]).pow(2)).mean()
+    aux = ((residual - codes_aux @ module.W_dec[dead]).pow(2)).mean() / residual.pow(2).mean()
     assert (total - main_loss).item() == pytest.approx(0.5 * aux.item(), rel=1e-10)
     # The aux term alone moves dead latents only: not live latents, not the shared
     # decoder bias (up to the round-off of subtracting two graphs' gradients).

@@ -266,7 +266,7 @@ def test_unnormalised_counts_with_dead_latents_fit_without_divergence():
     # Counts up to ~100 per bin, the msle default and a 2-step dead window: the aux loss
     # works from the first epochs. As a squared error on the raw residual it outweighed
     # the msle main loss ~20-fold and every update was rolled back (DivergenceError);
-    # in the main loss's terms (losses.aux_loss) the fit converges.
+    # normalised by the residual's energy (losses.aux_loss) the fit converges.
     from sklearn_mini.datasets import RECOVERY_GENERATORS
     X, _ = RECOVERY_GENERATORS["broad_narrow"](n_samples=3000, random_state=0, noise=None)
     X = 4 * X
