@@ -93,26 +93,14 @@ def reconstruction_loss(name, x_hat, x, tau=1.0, eps=1e-8):
     return element_losses(name, x_hat, x, tau, eps).mean()
 
 
-# The aux loss's denominator is at least this fraction of the input's mean square, so that
-# a batch the live latents already reconstruct (residual ~ 0) cannot make it explode.
-AUX_RESIDUAL_FLOOR = 1e-6
+def aux_loss(residual, residual_hat):
+    """Auxiliary dead-latent loss (Gao et al. 2024, eq. for L_aux).
 
-
-def aux_loss(residual, residual_hat, x):
-    """Auxiliary dead-latent loss (Gao et al. 2024's L_aux), normalised by the residual.
-
-    ``mean((residual - residual_hat)**2) / mean(residual**2)``: the fraction of the
-    residual's energy the dead latents leave unexplained, where ``residual = x - x_hat``
-    is detached from the graph (the main reconstruction must not be pulled towards the
-    dead latents) and ``residual_hat`` is the decoding of the top ``k_aux`` dead
-    pre-activations *without* the decoder bias. It is 1 when the dead latents decode
-    nothing, whatever the scale of the counts: the raw squared error grew with the
-    squared counts and, on unnormalised counts (tens a bin), outweighed an MSLE main loss
-    and drove fits to divergence. The denominator is at least ``AUX_RESIDUAL_FLOOR``
-    times ``mean(x**2)``.
+    ``mean((residual - residual_hat)**2)`` where ``residual = x - x_hat`` is detached from
+    the graph (the main reconstruction must not be pulled towards the dead latents) and
+    ``residual_hat`` is the decoding of the top ``k_aux`` dead pre-activations *without*
+    the decoder bias.
     """
     if residual.requires_grad:
         raise ValueError("aux_loss expects a detached residual.")
-    floor = AUX_RESIDUAL_FLOOR * x.detach().pow(2).mean()
-    scale = residual.pow(2).mean().clamp_min(floor).clamp_min(torch.finfo(x.dtype).tiny)
-    return (residual - residual_hat).pow(2).mean() / scale
+    return (residual - residual_hat).pow(2).mean()

@@ -216,8 +216,7 @@ class Trainer:
 
     def _aux_loss(self, x, x_hat, residual_hat):
         """Weighted aux loss: dead latents reconstruct the (detached) residual."""
-        residual = (x - x_hat).detach()
-        return self.cfg.aux_coef * losses.aux_loss(residual, residual_hat, x)
+        return self.cfg.aux_coef * losses.aux_loss((x - x_hat).detach(), residual_hat)
 
     def _update_dead_clock(self, fired):
         self.steps_since_fired = torch.where(fired, 0, self.steps_since_fired + 1)

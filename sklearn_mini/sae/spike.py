@@ -168,10 +168,8 @@ class SpikeSAE(_BaseSAE):
     aux_coef : float, default=1/32
         Weight of the auxiliary dead-latent loss: the detached residual ``x - x_hat`` is
         reconstructed from the top ``k_aux`` pre-activations of dead latents, decoded
-        without the decoder bias (Gao et al. 2024), and the squared error is divided by
-        the residual's mean square (so the term does not grow with the counts); their
-        negative part decodes through a frozen decoder, so that it moves the dead
-        latents' encoders. 0 disables it.
+        without the decoder bias (Gao et al. 2024); their negative part decodes through
+        a frozen decoder, so that it moves the dead latents' encoders. 0 disables it.
     k_aux : int or None, default=None
         Dead latents used by the auxiliary loss per sample; ``None`` means
         ``n_features // 2`` (at least 1, at most ``d_sae``).

@@ -262,14 +262,28 @@ def test_non_finite_loss_mid_fit_is_rolled_back(X, monkeypatch):
     assert np.isfinite(sae.components_).all() and np.isfinite(sae.loss_curve_).all()
 
 
+@pytest.mark.xfail(strict=True, raises=DivergenceError, reason=(
+    "known limit (user guide, 'Features you can trust'): on unnormalised counts of tens a "
+    "bin the aux loss, a squared error on the raw residual, outgrows the msle main loss; "
+    "normalise the counts. Two fixes were measured and rejected; strict, so that a fix "
+    "shows up here."))
 def test_unnormalised_counts_with_dead_latents_fit_without_divergence():
     # Counts up to ~100 per bin, the msle default and a 2-step dead window: the aux loss
-    # works from the first epochs. As a squared error on the raw residual it outweighed
-    # the msle main loss ~20-fold and every update was rolled back (DivergenceError);
-    # normalised by the residual's energy (losses.aux_loss) the fit converges.
+    # works from the first epochs and every update is rolled back.
     from sklearn_mini.datasets import RECOVERY_GENERATORS
     X, _ = RECOVERY_GENERATORS["broad_narrow"](n_samples=3000, random_state=0, noise=None)
     X = 4 * X
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DivergenceWarning)
+        sae = SpikeSAE(d_sae=88, n_epochs=60, random_state=0).fit(X)
+    assert sae.score(X) > 0.5
+
+
+def test_the_same_counts_normalised_fit_without_divergence():
+    # The remedy the guide gives for the limit above: divide by the maximum.
+    from sklearn_mini.datasets import RECOVERY_GENERATORS
+    X, _ = RECOVERY_GENERATORS["broad_narrow"](n_samples=3000, random_state=0, noise=None)
+    X = 4 * X / (4 * X).max()
     with warnings.catch_warnings():
         warnings.simplefilter("error", DivergenceWarning)
         sae = SpikeSAE(d_sae=88, n_epochs=60, random_state=0).fit(X)
