@@ -15,7 +15,12 @@ import warnings
 from numbers import Integral, Real
 
 import numpy as np
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
 from sklearn.utils._param_validation import Interval
 from sklearn.utils.validation import check_is_fitted, validate_data
 
@@ -36,7 +41,8 @@ def _sequences(windows):
                     dtype=[("T", int), ("y", "O")])
 
 
-class GPFA(ReconstructionScoreMixin, TransformerMixin, BaseEstimator):
+class GPFA(ReconstructionScoreMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+           BaseEstimator):
     """Gaussian-process factor analysis (elephant's EM) on windows of binned counts.
 
     Rows of ``X`` are consecutive bins; ``fit`` cuts them into windows of ``window``
@@ -207,20 +213,11 @@ class GPFA(ReconstructionScoreMixin, TransformerMixin, BaseEstimator):
         tags.input_tags.positive_only = True
         return tags
 
-    def get_feature_names_out(self, input_features=None):
-        """Names of the latents: ``gpfa0``, ``gpfa1``, ...
-
-        Parameters
-        ----------
-        input_features : None
-            Ignored.
-
-        Returns
-        -------
-        names : ndarray of str
-        """
-        check_is_fitted(self)
-        return np.asarray([f"gpfa{i}" for i in range(self.x_dim)], dtype=object)
+    @property
+    def _n_features_out(self):
+        """Latents per bin: ``get_feature_names_out`` gives ``gpfa0``, ``gpfa1``, ..."""
+        check_is_fitted(self)  # unfitted: NotFittedError, which hasattr reads as absent
+        return self.x_dim
 
 
 def _orthonormal(loadings):

@@ -12,7 +12,12 @@ from numbers import Integral, Real
 
 import numpy as np
 import torch
-from sklearn.base import BaseEstimator, TransformerMixin, _fit_context
+from sklearn.base import (
+    BaseEstimator,
+    ClassNamePrefixFeaturesOutMixin,
+    TransformerMixin,
+    _fit_context,
+)
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
 from sklearn.utils.validation import check_is_fitted, validate_data
@@ -35,7 +40,8 @@ def poisson_nll(log_rates, x):
     return log_rates.exp() - x * log_rates
 
 
-class LFADS(ReconstructionScoreMixin, TransformerMixin, BaseEstimator):
+class LFADS(ReconstructionScoreMixin, ClassNamePrefixFeaturesOutMixin, TransformerMixin,
+            BaseEstimator):
     """Latent factor analysis via dynamical systems (LFADS) on windows of binned counts.
 
     Rows of ``X`` are consecutive bins. ``fit`` cuts them into windows of ``window`` bins
@@ -323,20 +329,11 @@ class LFADS(ReconstructionScoreMixin, TransformerMixin, BaseEstimator):
         X_dense = self._validate_counts(X, reset=False).astype(np.float64)
         return X_dense, self.predict_rates(X_dense)
 
-    def get_feature_names_out(self, input_features=None):
-        """Names of the factors: ``lfads0``, ``lfads1``, ...
-
-        Parameters
-        ----------
-        input_features : None
-            Ignored.
-
-        Returns
-        -------
-        names : ndarray of str
-        """
-        check_is_fitted(self)
-        return np.asarray([f"lfads{i}" for i in range(self.fac_dim)], dtype=object)
+    @property
+    def _n_features_out(self):
+        """Latents per bin: ``get_feature_names_out`` gives ``lfads0``, ``lfads1``, ..."""
+        check_is_fitted(self)  # unfitted: NotFittedError, which hasattr reads as absent
+        return self.fac_dim
 
     def __sklearn_tags__(self):
         tags = super().__sklearn_tags__()
