@@ -22,9 +22,9 @@ from sklearn.base import (
     _fit_context,
 )
 from sklearn.utils._param_validation import Interval
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
-from ..dynamics._windows import covering_windows, cut_windows, rows_of
+from ..dynamics._windows import covering_windows, cut_windows, rows_of, validated_counts
 from ..evaluation._score import ReconstructionScoreMixin
 
 INSTALL = "GPFA needs elephant: `pip install elephant` (or sklearn_mini[gpfa])."
@@ -109,15 +109,9 @@ class GPFA(ReconstructionScoreMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         self.em_max_iters = em_max_iters
         self.em_tol = em_tol
 
-    def _windows(self, X, reset):
-        X = validate_data(self, X, reset=reset, dtype=np.float64)
-        if np.any(X < 0):
-            raise ValueError("Negative values in data passed to GPFA: it models the "
-                             "square roots of binned counts, so X must be >= 0.")
-        if X.shape[0] < self.window:
-            raise ValueError(f"X has n_samples = {X.shape[0]} bins, fewer than one window of "
-                             f"{self.window}: lower `window` or pass more bins.")
-        return X
+    def _validate_counts(self, X, reset):
+        return validated_counts(self, X, reset=reset, dtype=np.float64,
+                                why="it models the square roots of binned counts")
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
@@ -139,7 +133,7 @@ class GPFA(ReconstructionScoreMixin, ClassNamePrefixFeaturesOutMixin, Transforme
             raise ImportError(INSTALL)
         from elephant.gpfa import gpfa_core
 
-        X = self._windows(X, reset=True)
+        X = self._validate_counts(X, reset=True)
         # Units that never fire carry no information and make the covariance singular
         # (elephant drops them too); they get zero loadings and offsets.
         self.active_units_ = X.any(axis=0)
@@ -184,7 +178,7 @@ class GPFA(ReconstructionScoreMixin, ClassNamePrefixFeaturesOutMixin, Transforme
         check_is_fitted(self)
         from elephant.gpfa import gpfa_core
 
-        X = self._windows(X, reset=False)
+        X = self._validate_counts(X, reset=False)
         windows, tail = covering_windows(X[:, self.active_units_], self.window)
         seqs, _ = gpfa_core.exact_inference_with_ll(_sequences(windows), self._params,
                                                     get_ll=False)

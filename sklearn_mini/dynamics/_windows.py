@@ -1,6 +1,7 @@
 """Rows of consecutive bins <-> windows of them, for the models that read sequences."""
 
 import numpy as np
+from sklearn.utils.validation import validate_data
 
 
 def cut_windows(X, window):
@@ -30,3 +31,17 @@ def rows_of(values, tail):
         return rows
     whole = rows.shape[0] - values.shape[1]
     return np.concatenate([rows[:whole], rows[rows.shape[0] - tail:]])
+
+
+def validated_counts(estimator, X, *, reset, dtype, why):
+    """``X`` validated for a model that reads windows of ``estimator.window`` bins:
+    non-negative (``why`` says what the model makes of the counts) and at least one
+    window long."""
+    X = validate_data(estimator, X, reset=reset, dtype=dtype)
+    if np.any(X < 0):
+        raise ValueError(f"Negative values in data passed to {type(estimator).__name__}: "
+                         f"{why}, so X must be >= 0 (its smallest value is {X.min():.4g}).")
+    if X.shape[0] < estimator.window:
+        raise ValueError(f"X has n_samples = {X.shape[0]} bins, fewer than one window of "
+                         f"{estimator.window}: lower `window` or pass more bins.")
+    return X

@@ -20,7 +20,7 @@ from sklearn.base import (
 )
 from sklearn.utils import check_random_state
 from sklearn.utils._param_validation import Interval, StrOptions
-from sklearn.utils.validation import check_is_fitted, validate_data
+from sklearn.utils.validation import check_is_fitted
 
 from .. import _model_files
 from .._core.device import resolve_device
@@ -28,7 +28,7 @@ from .._core.seeding import isolated_torch_rng
 from .._core.threads import cpu_threads
 from ..evaluation._score import ReconstructionScoreMixin
 from ._lfads_net import LFADSNet
-from ._windows import covering_windows, cut_windows, rows_of
+from ._windows import covering_windows, cut_windows, rows_of, validated_counts
 
 # Gradients are clipped to this global norm (recurrent networks occasionally spike).
 CLIP_NORM = 200.0
@@ -184,15 +184,8 @@ class LFADS(ReconstructionScoreMixin, ClassNamePrefixFeaturesOutMixin, Transform
             kl_ic_scale=self.kl_ic_scale, kl_co_scale=self.kl_co_scale)
 
     def _validate_counts(self, X, reset):
-        X = validate_data(self, X, reset=reset, dtype=np.float32)
-        if np.any(X < 0):
-            raise ValueError("Negative values in data passed to LFADS: it models counts "
-                             "with a Poisson likelihood, so X must be >= 0 (its smallest "
-                             f"value is {X.min():.4g}).")
-        if X.shape[0] < self.window:
-            raise ValueError(f"X has n_samples = {X.shape[0]} bins, fewer than one window of "
-                             f"{self.window}: lower `window` or pass more bins.")
-        return X
+        return validated_counts(self, X, reset=reset, dtype=np.float32,
+                                why="it models counts with a Poisson likelihood")
 
     @_fit_context(prefer_skip_nested_validation=True)
     def fit(self, X, y=None):
