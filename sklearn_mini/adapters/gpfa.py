@@ -153,8 +153,7 @@ class GPFA(ReconstructionScoreMixin, ClassNamePrefixFeaturesOutMixin, Transforme
                 em_max_iters=self.em_max_iters, em_tol=self.em_tol,
                 tau_init=1000 * self.tau_init)
         loadings = np.zeros((X.shape[1], self.x_dim))
-        self._ortho, _, self._to_ortho = _orthonormal(params["C"])
-        loadings[self.active_units_] = self._ortho
+        loadings[self.active_units_], self._to_ortho = _orthonormal(params["C"])
         self.loadings_ = loadings
         self.offset_ = np.zeros(X.shape[1])
         self.offset_[self.active_units_] = np.asarray(params["d"]).ravel()
@@ -216,7 +215,7 @@ class GPFA(ReconstructionScoreMixin, ClassNamePrefixFeaturesOutMixin, Transforme
 
 def _orthonormal(loadings):
     """elephant's orthonormalisation of the loadings ``C = U diag(s) V``: returns the
-    orthonormal loadings ``U``, the singular values and ``T = diag(s) V``, the map of the
-    latents onto ``U``'s axes."""
+    orthonormal loadings ``U`` and ``T = diag(s) V``, the map of the latents onto ``U``'s
+    axes."""
     u, s, vt = np.linalg.svd(loadings, full_matrices=False)
-    return u, s, np.diag(s) @ vt
+    return u, np.diag(s) @ vt

@@ -254,7 +254,6 @@ class LFADS(ReconstructionScoreMixin, ClassNamePrefixFeaturesOutMixin, Transform
         return recon + kl_weight * kl.mean() / counts_per_window + self.l2_gen_scale * l2
 
     # ---------------------------------------------------------------- inference
-    @torch.no_grad()
     def _infer(self, X):
         """Factors and log-rates of every row, from posterior means without dropout.
 
@@ -262,7 +261,11 @@ class LFADS(ReconstructionScoreMixin, ClassNamePrefixFeaturesOutMixin, Transform
         are read from a window ending at the last row (it overlaps the one before).
         """
         check_is_fitted(self)
-        X = self._validate_counts(X, reset=False)
+        return self._infer_valid(self._validate_counts(X, reset=False))
+
+    @torch.no_grad()
+    def _infer_valid(self, X):
+        """:meth:`_infer` of rows already validated."""
         windows, tail = covering_windows(X, self.window)
         log_rates, factors, _ = self._net(torch.as_tensor(windows), None, sample=False)
         return [rows_of(t.numpy().astype(np.float64), tail) for t in (factors, log_rates)]
@@ -319,8 +322,9 @@ class LFADS(ReconstructionScoreMixin, ClassNamePrefixFeaturesOutMixin, Transform
         return np.exp(self._infer(X)[1])
 
     def _scored(self, X):
-        X_dense = self._validate_counts(X, reset=False).astype(np.float64)
-        return X_dense, self.predict_rates(X_dense)
+        check_is_fitted(self)
+        X = self._validate_counts(X, reset=False)
+        return X.astype(np.float64), np.exp(self._infer_valid(X)[1])
 
     @property
     def _n_features_out(self):
